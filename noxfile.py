@@ -1,0 +1,77 @@
+"""Sessions: docs, serve, tests, lint, bench.
+
+Every environment is a reused venv (pip, not uv, so that pip's configuration finds the local
+CPU wheel of torch) pinned exactly by ``requirements/constraints.txt``. An environment is
+reinstalled only when ``pyproject.toml`` or the constraints change, so a warm run starts at
+once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+BUILD_ENV = {"NO_MKDOCS_2_WARNING": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    """Install the package with ``extras``, pinned, unless this venv already has it."""
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", CONSTRAINTS):
+        digest.update(path.read_bytes())
+    digest.update(extras.encode())
+    stamp = Path(session.virtualenv.location) / ".knowledge-installed"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        session.log("environment is up to date (pyproject.toml and constraints unchanged)")
+        return
+    session.install("-c", str(CONSTRAINTS), "-e", f".[{extras}]")
+    stamp.write_text(digest.hexdigest())
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the whole bilingual site into site/ in strict mode, executing every block."""
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env=BUILD_ENV)
+    session.log("built site/ (Chinese at site/index.html, English at site/en/index.html)")
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Live preview on http://127.0.0.1:8000."""
+    _install(session, "docs")
+    session.run("mkdocs", "serve", "-a", "127.0.0.1:8000", *session.posargs, env=BUILD_ENV)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests, doctests, snippets, a real strict build and its failure modes."""
+    _install(session, "docs,test")
+    session.run("pytest", *session.posargs, env=BUILD_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("-c", str(CONSTRAINTS), "ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks; prints one table and writes build/bench.json."""
+    _install(session, "docs,test")
+    env = dict(BUILD_ENV)
+    env["KNOWLEDGE_NOX_PYTHON"] = sys.executable  # the interpreter running nox, to time docs
+    session.run("python", "bench/run.py", *session.posargs, env=env)
