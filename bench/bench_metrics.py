@@ -15,10 +15,16 @@ from knowledge.metrics import SegmentationMetric
 
 
 def _median_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict:
-    """Times the functions round-robin, so that load changes hit all of them alike."""
+    """Times the functions round-robin, so that load changes hit all of them alike.
+
+    The order rotates every round, so that no function always runs right after another.
+    """
     times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
     for i in range(warmup + repeats):
-        for name, fn in fns.items():
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = fns[name]
             start = time.perf_counter()
             fn()
             if i >= warmup:

@@ -91,25 +91,29 @@ def _batch_confusion_matrix(
     pred, target, pred_ok = _as_label_maps(pred, target, k)
     if target.numel() == 0:
         return torch.zeros(k, k, dtype=torch.int64, device=target.device)
-    if target.dtype != torch.int64:  # uint8 * K would overflow
+    small_target = target.dtype in (torch.uint8, torch.int8)  # its dtype bounds its range
+    if torch.promote_types(pred.dtype, target.dtype) != torch.int64:  # uint8 * K overflows
         target = target.long()
     if not pred_ok:
         p_lo, p_hi = (int(v) for v in torch.aminmax(pred))
         if p_lo < 0 or p_hi >= k:  # rare path: allowed only where the target is ignored
             outside = (pred < 0) | (pred >= k)
-            ignored = target == ignore_index if ignore_index is not None else None
-            bad = pred[outside & ~ignored] if ignored is not None else pred[outside]
+            kept = outside if ignore_index is None else outside & (target != ignore_index)
+            bad = pred[kept]
             if bad.numel():
                 raise ValueError(f"pred has labels outside [0, {k}): {_format_values(bad)}")
             pred = pred.masked_fill(outside, 0)
-    t_lo, t_hi = (int(v) for v in torch.aminmax(target))
+    if small_target:  # a 256-row histogram checks the labels for free
+        t_lo, t_hi = (-128, 127) if target.dtype == torch.int8 else (0, 255)
+    else:
+        t_lo, t_hi = (int(v) for v in torch.aminmax(target))
     lo, hi = min(t_lo, 0), max(t_hi, k - 1)
     rows_checked = lo == 0 and hi == k - 1
     not_ignored = "" if ignore_index is None else f" that are not ignore_index={ignore_index}"
     if (hi - lo + 1) * k > _MAX_BINS:  # labels too far apart for one histogram row per value
         outside = (target < 0) | (target >= k)
-        bad = target[outside & (target != ignore_index)] if ignore_index is not None else None
-        bad = target[outside] if bad is None else bad
+        kept = outside if ignore_index is None else outside & (target != ignore_index)
+        bad = target[kept]
         if bad.numel():
             raise ValueError(
                 f"target has labels outside [0, {k}){not_ignored}: {_format_values(bad)}"
@@ -130,9 +134,8 @@ def _batch_confusion_matrix(
                 f"target has labels outside [0, {k}){not_ignored}: "
                 f"{_format_values(torch.tensor(bad_labels))}"
             )
-    cm = rows[-lo : k - lo]
+    cm = rows[-lo : k - lo] if rows.shape[0] == k else rows[-lo : k - lo].clone()
     if ignore_index is not None and 0 <= ignore_index < k:
-        cm = cm.clone()
         cm[ignore_index] = 0  # that row holds exactly the ignored pixels
     return cm
 

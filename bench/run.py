@@ -1,0 +1,112 @@
+"""`nox -s bench`: side-by-side benchmarks, one table, written to build/bench.json.
+
+Every ratio compares two things measured in this one run on this machine, so the numbers
+carry over between machines better than absolute times. Entries:
+
+* ``SegmentationMetric.update`` vs torchmetrics ``MulticlassJaccardIndex.update``
+  (``validate_args`` False and True), 8x512x512 label maps, 150 classes;
+* the wall time of a full warm ``nox -s docs``, as a user would time it;
+* the slowest pages by executed-code time, read from that build's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_metrics  # noqa: E402
+
+
+def time_docs_build() -> tuple[float, Path]:
+    """Run ``nox -s docs`` twice (the first warms the venv) and time the second."""
+    nox_python = os.environ.get("KNOWLEDGE_NOX_PYTHON", sys.executable)
+    manifest = ROOT / "build" / "bench-manifest.json"
+    env = dict(os.environ, KNOWLEDGE_MANIFEST=str(manifest))
+    cmd = [nox_python, "-m", "nox", "-s", "docs"]
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start, manifest
+
+
+def slowest_pages(manifest: Path, n: int = 10) -> list[tuple[str, float]]:
+    blocks = json.loads(manifest.read_text())["blocks"]
+    per_page: dict[str, float] = defaultdict(float)
+    for b in blocks:
+        per_page[b["page"]] += b["seconds"]
+    return sorted(per_page.items(), key=lambda kv: -kv[1])[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-docs", action="store_true", help="do not time nox -s docs")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repeats per entry")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+
+    import torch
+
+    torch.set_num_threads(2)
+    rows: list[dict] = []
+    m = bench_metrics.bench_update(repeats=args.repeats)
+    rows.append(
+        {
+            "entry": "SegmentationMetric.update vs MulticlassJaccardIndex.update "
+            "(validate_args=False), 8x512x512, K=150",
+            "ours": f"{m['ours_ms']:.1f} ms",
+            "reference": f"{m['tm_fast_ms']:.1f} ms",
+            "ratio": m["ratio_fast"],
+        }
+    )
+    rows.append(
+        {
+            "entry": "SegmentationMetric.update vs MulticlassJaccardIndex.update "
+            "(validate_args=True), 8x512x512, K=150",
+            "ours": f"{m['ours_ms']:.1f} ms",
+            "reference": f"{m['tm_validate_ms']:.1f} ms",
+            "ratio": m["ratio_validate"],
+        }
+    )
+    result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if not args.skip_docs:
+        seconds, manifest = time_docs_build()
+        rows.append(
+            {
+                "entry": "full warm `nox -s docs` (wall, target < 60 s)",
+                "ours": f"{seconds:.1f} s",
+                "reference": "60 s",
+                "ratio": 60.0 / seconds,
+            }
+        )
+        result["slowest_pages"] = [
+            {"page": p, "seconds": round(s, 3)} for p, s in slowest_pages(manifest)
+        ]
+    result["rows"] = rows
+
+    width = max(len(r["entry"]) for r in rows)
+    print(f"{'entry':<{width}}  {'ours':>10}  {'reference':>10}  {'ref/ours':>8}")
+    for r in rows:
+        print(f"{r['entry']:<{width}}  {r['ours']:>10}  {r['reference']:>10}  {r['ratio']:>8.2f}")
+    print("(ref/ours > 1: ours is faster)")
+    if "slowest_pages" in result:
+        print("\nslowest pages by executed-code time (build manifest):")
+        for item in result["slowest_pages"]:
+            print(f"  {item['seconds']:7.3f} s  {item['page']}")
+    out = ROOT / "build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""The real site, built once in strict mode: manifest, determinism, snippets, search, math."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sitebuild import DOCS, ROOT, SNIPPETS, hooks
+
+
+def pages(lang: str) -> list[str]:
+    """Page stems (``metrics/segmentation``) that exist in ``lang``."""
+    out = []
+    for p in sorted(DOCS.rglob(f"*.{lang}.md")):
+        rel = p.relative_to(DOCS).as_posix()
+        if not rel.startswith("snippets/"):
+            out.append(rel[: -len(f".{lang}.md")])
+    return out
+
+
+def page_text(stem: str, lang: str) -> str:
+    return (DOCS / f"{stem}.{lang}.md").read_text(encoding="utf-8")
+
+
+def expected_blocks() -> list[tuple[str, str, str]]:
+    """(page, lang, snippet) for every executed fence of every page, from the Markdown."""
+    out = []
+    for lang in ("zh", "en"):
+        for stem in pages(lang):
+            for fence in hooks.executed_fences(page_text(stem, lang)):
+                m = hooks.SNIPPET_LINE_RE.match(fence["body"].strip())
+                assert m, f"{stem}.{lang}.md has an executed fence that is not one snippet line"
+                out.append((f"{stem}.{lang}.md", lang, m[1]))
+    return out
+
+
+def html_pages(site: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*.html"))
+        if "assets" not in p.parts
+    }
+
+
+# ----------------------------------------------------------------------------- manifest
+def test_every_executed_block_ran_once_per_language_without_error(real_build):
+    got = [(b["page"], b["lang"], b["snippet"]) for b in real_build.blocks]
+    assert sorted(got) == sorted(expected_blocks())
+    errors = [b for b in real_build.blocks if b["error"]]
+    assert errors == []
+    assert all(b["seconds"] >= 0 for b in real_build.blocks)
+
+
+def test_zh_and_en_pages_show_identical_outputs(real_build):
+    by_key: dict[tuple[str, str], dict[str, str]] = {}
+    for b in real_build.blocks:
+        stem = b["page"].rsplit(".", 2)[0]
+        by_key.setdefault((stem, b["snippet"]), {})[b["lang"]] = b["output_sha256"]
+    assert by_key, "no executed blocks recorded"
+    for key, hashes in by_key.items():
+        assert set(hashes) == {"zh", "en"}, key
+        assert hashes["zh"] == hashes["en"], f"zh and en outputs differ for {key}"
+
+
+def test_two_builds_produce_identical_html(real_builds):
+    a, b = (html_pages(x.site) for x in real_builds)
+    assert a.keys() == b.keys()
+    differ = [k for k in a if a[k] != b[k]]
+    assert differ == []
+    idx = "search/search_index.json"
+    assert (real_builds[0].site / idx).read_bytes() == (real_builds[1].site / idx).read_bytes()
+
+
+def test_both_languages_are_built(real_build):
+    for stem in pages("zh"):
+        rel = "" if stem == "index" else f"{stem.removesuffix('/index')}/"
+        assert (real_build.site / rel / "index.html").is_file(), stem
+        assert (real_build.site / "en" / rel / "index.html").is_file(), stem
+    zh = (real_build.site / "index.html").read_text(encoding="utf-8")
+    en = (real_build.site / "en" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh"' in zh
+    assert '<html lang="en"' in en
+
+
+def test_language_switcher_lands_on_the_counterpart_page(real_build):
+    page = (real_build.site / "metrics" / "segmentation" / "index.html").read_text("utf-8")
+    links = re.findall(r'<a href="([^"]+)" hreflang="en"', page)
+    assert links, "no English link in the language switcher"
+    target = (real_build.site / "metrics" / "segmentation" / links[0]).resolve()
+    expected = (real_build.site / "en" / "metrics" / "segmentation").resolve()
+    assert target in (expected, expected / "index.html")
+
+
+# ----------------------------------------------------------------------------- snippets
+def _snippet_files() -> list[Path]:
+    return sorted(SNIPPETS.rglob("*.py"))
+
+
+def test_every_snippet_is_included_by_a_page():
+    included = {s for _, _, s in expected_blocks()}
+    for p in _snippet_files():
+        assert p.relative_to(SNIPPETS).as_posix() in included, f"{p} is included by no page"
+
+
+@pytest.mark.parametrize(
+    "snippet", [p.relative_to(SNIPPETS).as_posix() for p in _snippet_files()], ids=str
+)
+def test_snippet_runs_standalone_and_prints_what_its_page_shows(snippet, real_build, tmp_path):
+    """The copy-and-run promise: a fresh interpreter prints exactly the page's output."""
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(real_build.manifest["threads"]))
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(SNIPPETS / snippet)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shown = {b["output_sha256"] for b in real_build.blocks if b["snippet"] == snippet}
+    assert len(shown) == 1
+    assert hashlib.sha256(proc.stdout.encode()).hexdigest() == shown.pop()
+
+
+# ----------------------------------------------------------------------------- anchors
+def test_chinese_headings_get_readable_anchors(real_build):
+    bad = []
+    for rel, data in html_pages(real_build.site).items():
+        ids = re.findall(rb'<h[1-6] id="([^"]+)"', data)
+        bad += [f"{rel}#{i.decode()}" for i in ids if re.fullmatch(rb"_\d+", i)]
+    assert bad == []
+    page = (real_build.site / "metrics" / "segmentation" / "index.html").read_text("utf-8")
+    assert re.search(r'<h2 id="[^"]*[\u4e00-\u9fff][^"]*"', page), "no Chinese heading id"
+
+
+# ----------------------------------------------------------------------------- math
+def test_math_renders_without_network(real_build):
+    site = real_build.site
+    for rel in ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js"):
+        assert (site / "assets" / "katex" / rel).is_file(), rel
+    css = (site / "assets" / "katex" / "katex.min.css").read_text("utf-8")
+    for font in set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)):
+        assert (site / "assets" / "katex" / font).is_file(), font
+    for lang_root in (site, site / "en"):
+        page = (lang_root / "metrics" / "segmentation" / "index.html").read_text("utf-8")
+        assert 'class="arithmatex"' in page
+        scripts = re.findall(r'<script src="([^"]+)"', page)
+        assert any(s.endswith("assets/katex/katex.min.js") for s in scripts)
+        assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], scripts
+    api = (site / "en" / "api" / "metrics" / "index.html").read_text("utf-8")
+    assert 'class="arithmatex"' in api, "docstring math is not rendered as math"
+
+
+# ----------------------------------------------------------------------------- API
+def test_api_reference_labels_follow_the_page_language(real_build):
+    zh = (real_build.site / "api" / "metrics" / "index.html").read_text("utf-8")
+    en = (real_build.site / "en" / "api" / "metrics" / "index.html").read_text("utf-8")
+    assert "参数" in zh and "返回" in zh
+    assert "Parameters" in en and "Returns" in en
+    assert "参数" not in en
+
+
+def test_cross_references_resolve_to_the_same_language(real_build):
+    for lang_root, prefix in ((real_build.site, ""), (real_build.site / "en", "en/")):
+        page = (lang_root / "metrics" / "segmentation" / "index.html").read_text("utf-8")
+        hrefs = re.findall(r'href="([^"]*api/metrics/#knowledge\.metrics[^"]*)"', page)
+        assert hrefs, f"no API cross-reference on {prefix}metrics page"
+        for h in hrefs:
+            target = (lang_root / "metrics" / "segmentation" / h.split("#")[0]).resolve()
+            assert target == (lang_root / "api" / "metrics").resolve(), h
+
+
+# ----------------------------------------------------------------------------- search
+def _search_docs(site: Path) -> tuple[dict, list[dict]]:
+    data = json.loads((site / "search" / "search_index.json").read_text("utf-8"))
+    return data["config"], data["docs"]
+
+
+def search(site: Path, query: str) -> list[str]:
+    """Rank pages for ``query`` as Material's lunr index does: split by the configured
+    separator, each query term a prefix of some token (AND), title hits first."""
+    config, docs = _search_docs(site)
+    sep = re.compile(config["separator"])
+
+    def tokens(s: str) -> list[str]:
+        s = html.unescape(re.sub(r"<[^>]+>", " ", s)).lower()
+        return [t for t in sep.split(s) if t]
+
+    terms = tokens(query)
+    scored = []
+    for d in docs:
+        title, text = tokens(d["title"]), tokens(d["text"])
+        if all(any(t.startswith(q) for t in title + text) for q in terms):
+            score = sum(10 * sum(t.startswith(q) for t in title) for q in terms)
+            score += sum(sum(t.startswith(q) for t in text) for q in terms)
+            scored.append((-score, d["location"]))
+    return [loc for _, loc in sorted(scored)]
+
+
+@pytest.mark.parametrize(
+    ("query", "page"),
+    [
+        ("交并比", "metrics/segmentation/"),
+        ("像素精度", "metrics/segmentation/"),
+        ("混淆矩阵", "metrics/segmentation/"),
+        ("mean iou", "en/metrics/segmentation/"),
+        ("confusion matrix", "en/metrics/segmentation/"),
+    ],
+)
+def test_search_finds_the_page(real_build, query, page):
+    hits = search(real_build.site, query)
+    assert hits, f"no hit for {query!r}"
+    assert any(h.split("#")[0] == page for h in hits[:5]), (query, hits[:5])

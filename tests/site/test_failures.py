@@ -1,0 +1,133 @@
+"""Proof that the strict build catches each failure mode and names the page and the cause.
+
+A small fixture site is derived from the real ``mkdocs.yml`` (same theme, plugins, hooks and
+Markdown extensions; only docs_dir, the snippet base path and the nav change). Each case
+mutates one thing; the unmutated control must build.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sitebuild import ROOT, finish_build, start_build
+
+GOOD_SNIPPET = "import torch\n\ntorch.manual_seed(0)\nprint(torch.ones(2).sum().item())\n"
+FENCE = '```python exec="on" source="tabbed-left" result="text"\n--8<-- "demo/{name}"\n```\n'
+
+
+def derive_config(real: str, docs: Path) -> str:
+    """The real configuration with docs_dir, snippet path, hooks and nav pointed at ``docs``."""
+
+    def sub(pattern: str, repl: str, text: str) -> str:
+        new, n = re.subn(pattern, repl, text, count=1, flags=re.M | re.S)
+        assert n == 1, f"mkdocs.yml no longer has {pattern!r}: update derive_config"
+        return new
+
+    cfg = sub(r"^docs_dir: .*?$", f"docs_dir: {docs}", real)
+    cfg = sub(r"base_path: \[docs/snippets\]", f"base_path: [{docs / 'snippets'}]", cfg)
+    cfg = sub(r"^  - hooks/site.py$", f"  - {ROOT / 'hooks' / 'site.py'}", cfg)
+    cfg = sub(r"jieba_dict_user: hooks/", f"jieba_dict_user: {ROOT / 'hooks'}/", cfg)
+    nav = "nav:\n  - 首页: index.md\n  - 页面: page.md\n\n"
+    cfg = sub(r"^nav:\n.*?\n(?=\S)", nav, cfg)
+    return cfg
+
+
+def make_site(root: Path, mutate) -> Path:
+    docs = root / "docs"
+    (docs / "snippets" / "demo").mkdir(parents=True)
+    (docs / "snippets" / "demo" / "good.py").write_text(GOOD_SNIPPET)
+    files = {
+        "index.zh.md": "# 首页\n\n见[页面](page.md#第一节)。\n",
+        "index.en.md": "# Home\n\nSee [the page](page.md#section-one).\n",
+        "page.zh.md": "# 页面\n\n## 第一节\n\n" + FENCE.format(name="good.py"),
+        "page.en.md": "# Page\n\n## Section one\n\n" + FENCE.format(name="good.py"),
+    }
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    mutate(docs)
+    config = root / "mkdocs.yml"
+    config.write_text(derive_config((ROOT / "mkdocs.yml").read_text("utf-8"), docs), "utf-8")
+    return config
+
+
+def _append_to_snippet(code: str):
+    def mutate(docs: Path) -> None:
+        p = docs / "snippets" / "demo" / "good.py"
+        p.write_text(p.read_text() + code)
+
+    return mutate
+
+
+def _replace_in(name: str, old: str, new: str):
+    def mutate(docs: Path) -> None:
+        p = docs / name
+        text = p.read_text("utf-8")
+        assert old in text
+        p.write_text(text.replace(old, new), "utf-8")
+
+    return mutate
+
+
+CASES = {
+    "control": (lambda docs: None, []),
+    "raising block": (
+        _append_to_snippet("raise ValueError('boom')\n"),
+        ["page.zh.md", "demo/good.py", "ValueError: boom"],
+    ),
+    "SystemExit": (
+        _append_to_snippet("raise SystemExit(3)\n"),
+        ["page.zh.md", "demo/good.py", "SystemExit"],
+    ),
+    "missing translation": (
+        lambda docs: (docs / "page.en.md").unlink(),
+        ["missing translation", "page.zh.md"],
+    ),
+    "broken anchor": (
+        _replace_in("index.en.md", "#section-one", "#no-such-section"),
+        ["index.en.md", "no-such-section"],
+    ),
+    "broken link": (
+        _replace_in("index.zh.md", "page.md#第一节", "nowhere.md"),
+        ["index.zh.md", "nowhere.md"],
+    ),
+    "missing snippet": (
+        _replace_in("page.en.md", "demo/good.py", "demo/absent.py"),
+        ["page.en.md", "missing snippet", "demo/absent.py"],
+    ),
+    "inline executed code": (
+        _replace_in("page.zh.md", '--8<-- "demo/good.py"', "print(1)"),
+        ["page.zh.md", "inline executed code"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_builds(tmp_path_factory):
+    def run(name: str):
+        root = tmp_path_factory.mktemp(re.sub(r"\W+", "-", name))
+        config = make_site(root, CASES[name][0])
+        site = root / "site"
+        return name, finish_build(start_build(config, site), site, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(run, CASES))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_failure_mode_is_caught_and_named(case, fixture_builds):
+    build = fixture_builds[case]
+    expected = CASES[case][1]
+    if not expected:
+        assert build.returncode == 0, build.log[-4000:]
+        assert (build.site / "page" / "index.html").is_file()
+        assert (build.site / "en" / "page" / "index.html").is_file()
+        assert [b["error"] for b in build.blocks] == [None, None]
+        return
+    assert build.returncode != 0, f"{case} was not caught:\n{build.log[-4000:]}"
+    problems = [ln for ln in build.log.splitlines() if ln.startswith(("ERROR", "WARNING"))]
+    text = "\n".join(problems) or build.log
+    for needle in expected:
+        assert needle in text, f"{case}: {needle!r} not in\n{text[-3000:]}"
