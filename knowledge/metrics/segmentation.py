@@ -455,6 +455,20 @@ class SegmentationMetric:
         result._cm = self._cm.clone()
         return result.merge(other)
 
+    def __radd__(self, other: object) -> SegmentationMetric:
+        """Lets ``sum(metrics)`` work: ``0 + metric`` is a copy of ``metric``.
+
+        Examples:
+            >>> a, b = SegmentationMetric(2), SegmentationMetric(2)
+            >>> a.update(torch.tensor([0, 1]), torch.tensor([0, 1]))
+            >>> b.update(torch.tensor([1, 1]), torch.tensor([0, 1]))
+            >>> sum([a, b]).confusion_matrix.tolist()
+            [[1, 1], [0, 2]]
+        """
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self + SegmentationMetric(self._num_classes, self._ignore_index)
+        return NotImplemented
+
     def __repr__(self) -> str:
         return (
             f"SegmentationMetric(num_classes={self._num_classes}, "

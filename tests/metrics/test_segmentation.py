@@ -400,3 +400,18 @@ def test_merging_mismatched_metrics():
         SegmentationMetric(3) + SegmentationMetric(3, ignore_index=None)
     with pytest.raises(TypeError):
         SegmentationMetric(3) + 1
+
+
+def test_sum_of_metrics_equals_one_metric_over_all_batches():
+    batches = [random_case(seed, (2, 8, 8), 4) for seed in range(3)]
+    parts = []
+    for pred, target in batches:
+        m = SegmentationMetric(4)
+        m.update(pred, target)
+        parts.append(m)
+    whole = SegmentationMetric(4)
+    for pred, target in batches:
+        whole.update(pred, target)
+    assert torch.equal(sum(parts).confusion_matrix, whole.confusion_matrix)
+    with pytest.raises(TypeError):
+        1 + parts[0]
