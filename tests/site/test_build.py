@@ -9,10 +9,10 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from sitebuild import DOCS, ROOT, SNIPPETS, hooks
 
 
@@ -220,3 +220,13 @@ def test_search_finds_the_page(real_build, query, page):
     hits = search(real_build.site, query)
     assert hits, f"no hit for {query!r}"
     assert any(h.split("#")[0] == page for h in hits[:5]), (query, hits[:5])
+
+
+def test_html_ids_are_unique_on_every_page(real_build):
+    dupes = {}
+    for rel, data in html_pages(real_build.site).items():
+        counts = Counter(re.findall(rb'\sid="([^"]+)"', data))
+        seen = {i for i, n in counts.items() if n > 1}
+        if seen:
+            dupes[rel] = sorted(x.decode() for x in seen)[:5]
+    assert dupes == {}

@@ -10,7 +10,9 @@ from sitebuild import DOCS, hooks
 API_RE = re.compile(r"^:::\s*(\S+)", re.M)
 XREF_RE = re.compile(r"\]\[(knowledge(?:\.\w+)+)\]")
 # Display maths first ($$...$$ over several lines), then inline $...$ and \( \) forms.
-MATH_RE = re.compile(r"\$\$(.+?)\$\$|\\\((.+?)\\\)|\\\[(.+?)\\\]|(?<![\\$])\$(?!\s)([^$\n]+?)\$", re.S)
+MATH_RE = re.compile(
+    r"\$\$(.+?)\$\$|\\\((.+?)\\\)|\\\[(.+?)\\\]|(?<![\\$])\$(?!\s)([^$\n]+?)\$", re.S
+)
 CODE_RE = re.compile(r"^([ \t]*)(`{3,}|~{3,}).*?\n\1\2[ \t]*$|`[^`\n]+`", re.M | re.S)
 
 
