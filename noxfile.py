@@ -16,6 +16,7 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ROOT / "requirements" / "constraints.txt"
+ORACLES = ROOT / "requirements" / "oracles-nodeps.txt"
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
@@ -24,17 +25,23 @@ nox.options.sessions = ["lint", "tests"]
 BUILD_ENV = {"NO_MKDOCS_2_WARNING": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
 
 
-def _install(session: nox.Session, extras: str) -> None:
-    """Install the package with ``extras``, pinned, unless this venv already has it."""
+def _install(session: nox.Session, extras: str, *, oracles: bool = False) -> None:
+    """Install the package with ``extras``, pinned, unless this venv already has it.
+
+    ``oracles`` adds the test-only reference implementations of requirements/oracles-nodeps.txt
+    (installed without their declared dependencies, which would pull in opencv).
+    """
     digest = hashlib.sha256()
-    for path in (ROOT / "pyproject.toml", CONSTRAINTS):
+    for path in (ROOT / "pyproject.toml", CONSTRAINTS, ORACLES):
         digest.update(path.read_bytes())
-    digest.update(extras.encode())
+    digest.update(f"{extras} {oracles}".encode())
     stamp = Path(session.virtualenv.location) / ".knowledge-installed"
     if stamp.exists() and stamp.read_text() == digest.hexdigest():
-        session.log("environment is up to date (pyproject.toml and constraints unchanged)")
+        session.log("environment is up to date (pyproject.toml and requirements unchanged)")
         return
     session.install("-c", str(CONSTRAINTS), "-e", f".[{extras}]")
+    if oracles:
+        session.install("--no-deps", "-r", str(ORACLES))
     stamp.write_text(digest.hexdigest())
 
 
@@ -56,7 +63,7 @@ def serve(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests, doctests, snippets, a real strict build and its failure modes."""
-    _install(session, "docs,test")
+    _install(session, "docs,test", oracles=True)
     session.run("pytest", *session.posargs, env=BUILD_ENV)
 
 
@@ -71,7 +78,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks; prints one table and writes build/bench.json."""
-    _install(session, "docs,test")
+    _install(session, "docs,test", oracles=True)
     env = dict(BUILD_ENV)
     env["KNOWLEDGE_NOX_PYTHON"] = sys.executable  # the interpreter running nox, to time docs
     session.run("python", "bench/run.py", *session.posargs, env=env)

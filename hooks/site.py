@@ -212,6 +212,7 @@ def on_config(config, **kwargs):
         _state["rows"] = []  # a new top-level build (also each `mkdocs serve` rebuild)
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
+    import torch._dynamo  # the first optimizer would import it (~2 s): paid once, here
 
     torch.set_num_threads(THREADS)
     _install_exec_wrapper()

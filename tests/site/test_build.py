@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -110,21 +111,36 @@ def test_every_snippet_is_included_by_a_page():
         assert p.relative_to(SNIPPETS).as_posix() in included, f"{p} is included by no page"
 
 
-@pytest.mark.parametrize(
-    "snippet", [p.relative_to(SNIPPETS).as_posix() for p in _snippet_files()], ids=str
-)
-def test_snippet_runs_standalone_and_prints_what_its_page_shows(snippet, real_build, tmp_path):
-    """The copy-and-run promise: a fresh interpreter prints exactly the page's output."""
+SNIPPET_NAMES = [p.relative_to(SNIPPETS).as_posix() for p in _snippet_files()]
+
+
+@pytest.fixture(scope="module")
+def standalone_runs(real_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every snippet run as ``python <file>`` in a fresh interpreter, two at a time."""
     env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(real_build.manifest["threads"]))
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run(
-        [sys.executable, str(SNIPPETS / snippet)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    cwd = tmp_path_factory.mktemp("standalone")
+
+    def run(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(SNIPPETS / name)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(SNIPPET_NAMES, pool.map(run, SNIPPET_NAMES), strict=True))
+
+
+@pytest.mark.parametrize("snippet", SNIPPET_NAMES, ids=str)
+def test_snippet_runs_standalone_and_prints_what_its_page_shows(
+    snippet, real_build, standalone_runs
+):
+    """The copy-and-run promise: a fresh interpreter prints exactly the page's output."""
+    proc = standalone_runs[snippet]
     assert proc.returncode == 0, proc.stderr[-3000:]
     shown = {b["output_sha256"] for b in real_build.blocks if b["snippet"] == snippet}
     assert len(shown) == 1
