@@ -5,6 +5,9 @@ carry over between machines better than absolute times. Entries:
 
 * ``SegmentationMetric.update`` vs torchmetrics ``MulticlassJaccardIndex.update``
   (``validate_args`` False and True), 8x512x512 label maps, 150 classes;
+* the Swin-T backbone forward vs timm's, 1x3x224x224;
+* ``nms`` (1,000 and 5,000 boxes) and ``roi_align`` vs torchvision's, or vs a plain-Python
+  reference where torchvision's compiled op does not run;
 * the wall time of a full warm ``nox -s docs``, as a user would time it;
 * the slowest pages by executed-code time, read from that build's manifest.
 """
@@ -23,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_detection  # noqa: E402
 import bench_metrics  # noqa: E402
+import bench_swin  # noqa: E402
 
 
 def time_docs_build() -> tuple[float, Path]:
@@ -86,6 +91,36 @@ def main() -> None:
             "ratio": m["ratio_validate"],
         }
     )
+    sw = bench_swin.bench_forward(repeats=args.repeats)
+    rows.append(
+        {
+            "entry": "Swin-T backbone forward vs timm (reference), 1x3x224x224 "
+            "(target: ours within 1.2x, i.e. ratio >= 0.83)",
+            "ours": f"{sw['ours_ms']:.1f} ms",
+            "reference": f"{sw['ref_ms']:.1f} ms",
+            "ratio": sw["ref_ms"] / sw["ours_ms"],
+        }
+    )
+    for n, repeats in ((1000, 3), (5000, 1)):
+        nm = bench_detection.bench_nms(n, repeats)
+        rows.append(
+            {
+                "entry": f"nms vs {nm['ref_name']}, {n} boxes (same kept: {nm['same']})",
+                "ours": f"{nm['ours_ms']:.1f} ms",
+                "reference": f"{nm['ref_ms']:.1f} ms",
+                "ratio": nm["ratio"],
+            }
+        )
+    ra = bench_detection.bench_roi_align(3)
+    rows.append(
+        {
+            "entry": f"roi_align vs {ra['ref_name']}, 256 RoIs on 2x64x50x68",
+            "ours": f"{ra['ours_ms']:.1f} ms",
+            "reference": f"{ra['ref_ms']:.1f} ms",
+            "ratio": ra["ratio"],
+        }
+    )
+    torch.set_num_threads(2)
     result: dict = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     if not args.skip_docs:
         seconds, manifest = time_docs_build()

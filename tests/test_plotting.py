@@ -49,3 +49,15 @@ def test_text_alternative_is_present_and_escaped():
 def test_empty_alt_is_rejected():
     with pytest.raises(ValueError, match="alt"):
         svg(_figure("x"), alt="  ")
+
+
+def test_identical_images_in_one_figure_get_distinct_ids():
+    import torch
+
+    fig, axes = plt.subplots(1, 2, figsize=(3, 1.5))
+    for ax in axes:  # the same pixels twice: matplotlib hashes them to the same image id
+        ax.imshow(torch.arange(16.0).reshape(4, 4).numpy())
+    out = svg(fig, alt="Two identical images")
+    ids = re.findall(r'\bid="([^"]+)"', out)
+    assert len([i for i in ids if i.startswith("two-identical-images-image")]) == 2
+    assert len(ids) == len(set(ids))

@@ -246,3 +246,17 @@ def test_html_ids_are_unique_on_every_page(real_build):
         if seen:
             dupes[rel] = sorted(x.decode() for x in seen)[:5]
     assert dupes == {}
+
+
+def test_no_page_loads_anything_from_a_third_party_host(real_build):
+    """KaTeX and mermaid come from the site itself; Material's CDN fallbacks never trigger."""
+    for rel, data in html_pages(real_build.site).items():
+        text = data.decode("utf-8")
+        srcs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', text)
+        remote = [s for s in srcs if s.startswith(("http:", "https:", "//"))]
+        assert remote == [], (rel, remote)
+        if 'class="mermaid"' in text:
+            assert "assets/mermaid/mermaid.min.js" in text, rel
+        else:
+            assert "mermaid.min.js" not in text, rel
+    assert (real_build.site / "assets" / "mermaid" / "mermaid.min.js").is_file()
