@@ -70,6 +70,7 @@ def main() -> None:
 
     import torch
 
+    bench_swin._declare_torchvision_ops()  # torchmetrics and timm import torchvision
     torch.set_num_threads(2)
     rows: list[dict] = []
     m = bench_metrics.bench_update(repeats=args.repeats)

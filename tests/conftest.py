@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from oracles import declare_torchvision_schemas
 from sitebuild import ROOT, Build, finish_build, start_build
+
+# torchmetrics and timm import torchvision when it is installed (a test-only oracle); on CPU
+# torch that import needs the op schemas declared first. Do it once, before any test module.
+declare_torchvision_schemas()
 
 
 @pytest.fixture(scope="session")
