@@ -252,7 +252,14 @@ def test_no_page_loads_anything_from_a_third_party_host(real_build):
     """KaTeX and mermaid come from the site itself; Material's CDN fallbacks never trigger."""
     for rel, data in html_pages(real_build.site).items():
         text = data.decode("utf-8")
-        srcs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', text)
+        # What the browser fetches: scripts, images, iframes and stylesheet/icon/preload links
+        # (canonical and hreflang links are metadata, not requests).
+        srcs = re.findall(r'<(?:script|img|iframe)[^>]+src="([^"]+)"', text)
+        for tag in re.findall(r"<link[^>]+>", text):
+            rel = re.search(r'rel="([^"]+)"', tag)
+            href = re.search(r'href="([^"]+)"', tag)
+            if rel and href and rel[1] not in ("canonical", "alternate"):
+                srcs.append(href[1])
         remote = [s for s in srcs if s.startswith(("http:", "https:", "//"))]
         assert remote == [], (rel, remote)
         if 'class="mermaid"' in text:
