@@ -10,32 +10,17 @@ without its lazy ``torch.compile``). Every result says which reference it used.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from timing import median_ms
 
 from knowledge.detection import nms, roi_align
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-
-def _median_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict:
-    """Median milliseconds per call, the functions timed round-robin in rotating order."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for i in range(warmup + repeats):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            fns[name]()
-            if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def _torchvision() -> Any | None:
@@ -105,7 +90,7 @@ def bench_nms(
         ref_name = "plain-Python greedy NMS (bench/bench_detection.py)"
         ref = lambda: python_nms(boxes, scores, iou_threshold)  # noqa: E731
     ours = lambda: nms(boxes, scores, iou_threshold)  # noqa: E731
-    timings = _median_ms({"ours_ms": ours, "ref_ms": ref}, repeats)
+    timings = median_ms({"ours_ms": ours, "ref_ms": ref}, repeats, warmup=1)
     kept = ours().tolist()
     ref_kept = ref()
     same = kept == (ref_kept.tolist() if isinstance(ref_kept, torch.Tensor) else ref_kept)
@@ -146,7 +131,7 @@ def bench_roi_align(
     tv = _torchvision()
     if tv is None:
         return {
-            "ours_ms": _median_ms({"o": ours}, repeats)["o"],
+            "ours_ms": median_ms({"o": ours}, repeats, warmup=1)["o"],
             "ref_ms": None,
             "ratio": None,
             "ref_name": "torchvision not installed",
@@ -161,7 +146,7 @@ def bench_roi_align(
         ref = lambda: eager(  # noqa: E731
             x, rois, 1 / 16, output_size, output_size, sampling_ratio, False
         )
-    timings = _median_ms({"ours_ms": ours, "ref_ms": ref}, repeats)
+    timings = median_ms({"ours_ms": ours, "ref_ms": ref}, repeats, warmup=1)
     diff = (ours() - ref()).abs().max().item()
     ratio = timings["ref_ms"] / timings["ours_ms"]
     return {**timings, "ratio": ratio, "ref_name": ref_name, "max_abs_diff": diff}

@@ -5,31 +5,10 @@ Run with ``python bench/bench_metrics.py`` from the repository root (needs torch
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import torch
+from timing import median_ms
 
 from knowledge.metrics import SegmentationMetric
-
-
-def _median_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict:
-    """Times the functions round-robin, so that load changes hit all of them alike.
-
-    The order rotates every round, so that no function always runs right after another.
-    """
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for i in range(warmup + repeats):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = fns[name]
-            start = time.perf_counter()
-            fn()
-            if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bench_update(
@@ -66,7 +45,7 @@ def bench_update(
         "tm_fast_ms": lambda: tm_fast.update(pred, target),
         "tm_validate_ms": lambda: tm_validate.update(pred, target),
     }
-    result = _median_ms(fns, repeats)
+    result = median_ms(fns, repeats, warmup=3)
     result["ratio_fast"] = result["tm_fast_ms"] / result["ours_ms"]
     result["ratio_validate"] = result["tm_validate_ms"] / result["ours_ms"]
     return result

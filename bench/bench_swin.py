@@ -11,12 +11,10 @@ which computes what ours computes. ``ratio`` is ours / shipped timm: below 1.2 i
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 
 import torch
+from timing import median_ms
 
 from knowledge.models import SwinTransformer
 
@@ -30,20 +28,6 @@ def _declare_torchvision_ops() -> None:
         except (AttributeError, RuntimeError):
             lib.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _declare_torchvision_ops.lib = lib  # keep the definitions alive
-
-
-def _median_ms(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict:
-    """Round-robin timing with a rotating order, so that load changes hit all alike."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for i in range(warmup + repeats):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            fns[name]()
-            if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def bench_forward(repeats: int = 20, *, threads: int = 2, batch: int = 1) -> dict[str, float]:
@@ -76,7 +60,7 @@ def bench_forward(repeats: int = 20, *, threads: int = 2, batch: int = 1) -> dic
         "ref_seg_ms": lambda: ref_seg.forward_intermediates(x, intermediates_only=True),
     }
     with torch.no_grad():
-        result = _median_ms(fns, repeats)
+        result = median_ms(fns, repeats, warmup=3)
     result["ratio"] = result["ours_ms"] / result["ref_ms"]
     result["ratio_seg"] = result["ours_ms"] / result["ref_seg_ms"]
     return result
