@@ -56,15 +56,18 @@ def conv_norm_relu(
     kernel_size: int,
     *,
     norm_layer: NormLayer = nn.BatchNorm2d,
+    dilation: int = 1,
 ) -> nn.Sequential:
     """Conv2d (``bias=False`` when a norm follows), norm and ReLU: mmcv's ``ConvModule``.
 
     Args:
         in_channels: input channels.
         out_channels: output channels.
-        kernel_size: an odd kernel size; the padding keeps H and W.
+        kernel_size: an odd kernel size; the padding ``kernel_size // 2 * dilation`` keeps
+            H and W.
         norm_layer: a factory ``C -> module``, a norm config dict, or None for no norm
             (the convolution then has a bias).
+        dilation: spacing between kernel taps (1 = an ordinary convolution).
 
     Returns:
         ``nn.Sequential`` with children ``conv``, ``norm`` (unless None) and ``relu``.
@@ -75,13 +78,18 @@ def conv_norm_relu(
         ['conv', 'norm', 'relu']
         >>> block.conv.padding, block.conv.bias is None
         ((1, 1), True)
+        >>> conv_norm_relu(8, 4, 3, dilation=2).conv.padding  # 3x3 taps spread over 5x5
+        (2, 2)
     """
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f"dilation must be an int >= 1, got {dilation!r}")
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     layers["conv"] = nn.Conv2d(
         in_channels,
         out_channels,
         kernel_size,
-        padding=kernel_size // 2,
+        padding=kernel_size // 2 * dilation,
+        dilation=dilation,
         bias=norm_layer is None,
     )
     if norm_layer is not None:

@@ -324,6 +324,12 @@ class FCNHead(nn.Module):
             ``dict(type="SyncBN")``, or None (no norm; the convolutions get a bias).
         in_index: which level to use when given a list of maps.
         align_corners: how the segmentor resizes this head's logits.
+        dilation: dilation of the ``convs`` blocks (mmseg's ``dilation``; ``conv_cat`` is
+            never dilated). A dilated head widens its receptive field at the same
+            resolution, as on the stride-8 maps of a dilated ResNet.
+        loss_weight: weight of this head's loss in
+            [`EncoderDecoder.loss`][knowledge.models.EncoderDecoder.loss] (mmseg's
+            ``loss_decode=dict(loss_weight=...)``; 0.4 for an auxiliary head).
 
     Raises:
         TypeError: if a channel count or ``in_index`` is not an int.
@@ -339,6 +345,8 @@ class FCNHead(nn.Module):
         torch.Size([1, 150, 16, 16])
         >>> sum(p.numel() for p in aux.parameters())  # 384*256*9 + 2*256 + 256*150 + 150
         923798
+        >>> FCNHead(8, 8, 3, num_convs=2, dilation=6).convs[1].conv.padding
+        (6, 6)
     """
 
     def __init__(
@@ -354,6 +362,8 @@ class FCNHead(nn.Module):
         norm_layer: NormLayer = nn.BatchNorm2d,
         in_index: int = -1,
         align_corners: bool = False,
+        dilation: int = 1,
+        loss_weight: float = 1.0,
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("channels", channels)):
@@ -372,12 +382,21 @@ class FCNHead(nn.Module):
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
         if isinstance(in_index, bool) or not isinstance(in_index, int):
             raise TypeError(f"in_index must be an int, got {in_index!r}")
+        if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+            raise ValueError(f"dilation must be an int >= 1, got {dilation!r}")
+        if not loss_weight >= 0:
+            raise ValueError(f"loss_weight must be >= 0, got {loss_weight!r}")
+        self.loss_weight = float(loss_weight)
         make_norm = None if norm_layer is None else norm_factory(norm_layer)
         self.in_channels, self.channels, self.num_classes = in_channels, channels, num_classes
         self.in_index, self.concat_input, self.align_corners = in_index, concat_input, align_corners
         blocks = [
             conv_norm_relu(
-                in_channels if i == 0 else channels, channels, kernel_size, norm_layer=make_norm
+                in_channels if i == 0 else channels,
+                channels,
+                kernel_size,
+                norm_layer=make_norm,
+                dilation=dilation,
             )
             for i in range(num_convs)
         ]

@@ -232,6 +232,89 @@ class EncoderDecoder(nn.Module):
             out["aux"] = self._resize(self.auxiliary_head(feats), size)
         return out
 
+    def loss(
+        self,
+        img: Tensor,
+        seg_label: Tensor,
+        *,
+        ignore_index: int = 255,
+        avg_non_ignore: bool = True,
+    ) -> dict[str, Tensor]:
+        r"""Weighted cross-entropy of every head, named as mmseg logs them.
+
+        Each head's logits are resized to the label size (as in
+        [`forward_train`][knowledge.models.EncoderDecoder.forward_train]) and scored with
+        pixel-wise cross-entropy, times the head's ``loss_weight`` (1.0 when the head has
+        none; 0.4 for the auxiliary ``FCNHead`` of mmseg's configs). The training loss is
+        the sum of the returned values:
+
+        $$
+        \mathcal{L} = \mathcal{L}_\text{decode} + \sum_a w_a \, \mathcal{L}_a
+        $$
+
+        Args:
+            img: images of shape (B, C, H, W).
+            seg_label: label maps of shape (B, H, W), integers in [0, K) or
+                ``ignore_index``.
+            ignore_index: label value that adds no loss.
+            avg_non_ignore: average over the pixels that are not ignored (PyTorch's
+                ``F.cross_entropy``); False divides by all pixels, the default of mmseg's
+                ``CrossEntropyLoss`` (``avg_non_ignore=False``), which shrinks the loss of
+                images with large ignored regions.
+
+        Returns:
+            ``{"decode.loss_ce": ..., "aux.loss_ce": ...}`` (``"aux_0.loss_ce"``, ... for a
+            list of auxiliary heads), scalar tensors with gradients.
+
+        Raises:
+            ValueError: if ``seg_label`` is not (B, H, W) matching ``img``, or not an
+                integer tensor.
+
+        Examples:
+            >>> import torch
+            >>> from knowledge.registry import MODELS
+            >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+            <torch._C.Generator object at ...>
+            >>> model = MODELS.build(dict(
+            ...     type="EncoderDecoder",
+            ...     backbone=dict(type="VGG16Backbone", widths=(4, 4, 8, 8, 8), fc_channels=16),
+            ...     decode_head=dict(type="FCNHead", in_channels=8, channels=8, num_classes=3,
+            ...                      in_index=0),
+            ...     auxiliary_head=dict(type="FCNHead", in_channels=8, channels=8,
+            ...                         num_classes=3, in_index=1, loss_weight=0.4)))
+            >>> label = torch.randint(0, 3, (2, 32, 32))
+            >>> label[:, :4] = 255  # an ignored band
+            >>> losses = model.loss(torch.randn(2, 3, 32, 32), label)
+            >>> sorted(losses)
+            ['aux.loss_ce', 'decode.loss_ce']
+            >>> sum(losses.values()).backward()  # one backward through both heads
+        """
+        if not isinstance(seg_label, Tensor) or seg_label.dtype.is_floating_point:
+            got = seg_label.dtype if isinstance(seg_label, Tensor) else type(seg_label).__name__
+            raise ValueError(f"seg_label must be an integer tensor of labels, got {got}")
+        if seg_label.dim() != 3 or (seg_label.shape[0], *seg_label.shape[1:]) != (
+            img.shape[0],
+            *img.shape[-2:],
+        ):
+            raise ValueError(
+                f"seg_label must have shape (B, H, W) = {(img.shape[0], *img.shape[-2:])} to "
+                f"match img {tuple(img.shape)}, got {tuple(seg_label.shape)}"
+            )
+        target = seg_label.long()
+        valid = int((target != ignore_index).sum())
+        heads = {"decode": self.decode_head}
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            heads.update({f"aux_{i}": h for i, h in enumerate(self.auxiliary_head)})
+        elif self.auxiliary_head is not None:
+            heads["aux"] = self.auxiliary_head
+        losses = {}
+        for name, logits in self.forward_train(img).items():
+            ce = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="sum")
+            denom = valid if avg_non_ignore else target.numel()
+            weight = float(getattr(heads[name], "loss_weight", 1.0))
+            losses[f"{name}.loss_ce"] = weight * ce / max(denom, 1)
+        return losses
+
     def whole_inference(self, img: Tensor) -> Tensor:
         """The whole image at once.
 
@@ -296,7 +379,8 @@ def swin_t_upernet_config(num_classes: int = 150, *, auxiliary_head: bool = True
 
     It mirrors ``upernet_swin_tiny_patch4_window7_512x512_160k_ade20k``: Swin-T with
     stochastic depth 0.3, ``UPerHead`` with 512 channels, and an ``FCNHead`` on the stride-16
-    map (384 channels) as auxiliary head; SyncBN in both heads; whole-image testing.
+    map (384 channels) as auxiliary head with loss weight 0.4; SyncBN in both heads;
+    whole-image testing.
 
     Args:
         num_classes: number of classes (150 for ADE20K).
@@ -347,6 +431,7 @@ def swin_t_upernet_config(num_classes: int = 150, *, auxiliary_head: bool = True
             num_classes=num_classes,
             norm_layer=dict(norm),
             align_corners=False,
+            loss_weight=0.4,
         )
     cfg["test_cfg"] = dict(mode="whole")
     return cfg

@@ -58,6 +58,8 @@ class UPerHead(nn.Module):
         align_corners: for every bilinear resize here, and for the segmentor's.
         in_index: which maps of the backbone's list to use, one per entry of
             ``in_channels``; None takes them all in order.
+        loss_weight: weight of this head's loss in
+            [`EncoderDecoder.loss`][knowledge.models.EncoderDecoder.loss].
 
     Raises:
         TypeError: if a channel count is not an int.
@@ -87,6 +89,7 @@ class UPerHead(nn.Module):
         dropout_ratio: float = 0.1,
         align_corners: bool = False,
         in_index: Sequence[int] | None = None,
+        loss_weight: float = 1.0,
     ) -> None:
         super().__init__()
         in_channels = tuple(in_channels)
@@ -108,6 +111,9 @@ class UPerHead(nn.Module):
             )
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio}")
+        if not loss_weight >= 0:
+            raise ValueError(f"loss_weight must be >= 0, got {loss_weight!r}")
+        self.loss_weight = float(loss_weight)
         norm = None if norm_layer is None else norm_factory(norm_layer)
         self.in_channels, self.channels, self.num_classes = in_channels, channels, num_classes
         self.align_corners = align_corners

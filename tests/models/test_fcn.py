@@ -212,16 +212,19 @@ def test_convolutionalized_fc_layers_equal_torchvision_vgg16():
     torch.testing.assert_close(fc7[:, :, 3, 3], fc7_ref, rtol=1e-4, atol=1e-4)
 
 
-def fcn_head_oracle(head: FCNHead, x: torch.Tensor) -> torch.Tensor:
-    def block(seq, t):
+def fcn_head_oracle(head: FCNHead, x: torch.Tensor, dilation: int = 1) -> torch.Tensor:
+    """mmseg's FCNHead with plain functional ops; ``dilation`` applies to ``convs`` only."""
+
+    def block(seq, t, d=1):
         bn = seq.norm
-        t = F.conv2d(t, seq.conv.weight, None, padding=seq.conv.padding)
+        k = seq.conv.kernel_size[0]
+        t = F.conv2d(t, seq.conv.weight, None, padding=k // 2 * d, dilation=d)
         t = F.batch_norm(t, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0, bn.eps)
         return F.relu(t)
 
     y = x
     for seq in head.convs:
-        y = block(seq, y)
+        y = block(seq, y, dilation)
     if head.concat_input:
         y = block(head.conv_cat, torch.cat([x, y], dim=1))
     return F.conv2d(y, head.conv_seg.weight, head.conv_seg.bias)
@@ -243,6 +246,35 @@ def test_fcn_head_matches_functional_ops(num_convs, concat_input, kernel_size):
     with torch.no_grad():
         torch.testing.assert_close(head(feats), fcn_head_oracle(head, feats[-1]))
         torch.testing.assert_close(head(feats[-1]), head(feats))  # a bare tensor works too
+
+
+@pytest.mark.parametrize("dilation", [2, 6])
+def test_dilated_fcn_head_matches_functional_ops(dilation):
+    torch.manual_seed(5)
+    head = FCNHead(6, 5, 3, num_convs=2, concat_input=True, dilation=dilation).eval()
+    x = torch.randn(1, 6, 20, 17)
+    with torch.no_grad():
+        out = head(x)
+        torch.testing.assert_close(out, fcn_head_oracle(head, x, dilation))
+    assert out.shape == (1, 3, 20, 17)  # dilation keeps the resolution
+    assert head.conv_cat.conv.dilation == (1, 1)  # as in mmseg, the fusion is not dilated
+
+
+def test_dilation_widens_the_receptive_field():
+    # Two 3x3 convs see a 5x5 window; with dilation d each spans 2d + 1 taps, so 4d + 1 in all.
+    for d, reach in ((1, 2), (3, 6)):
+        head = FCNHead(1, 2, 2, num_convs=2, concat_input=False, dilation=d, norm_layer=None)
+        head.eval()
+        with torch.no_grad():  # positive weights and inputs: every ReLU passes its gradient
+            for p in head.parameters():
+                p.copy_(torch.rand_like(p) + 0.1)
+        x = torch.rand(1, 1, 25, 25).add(0.1).requires_grad_()
+        head(x)[0, 0, 12, 12].backward()
+        rows, cols = torch.nonzero(x.grad[0, 0], as_tuple=True)
+        assert (int(rows.min()), int(rows.max())) == (12 - reach, 12 + reach)
+        assert (int(cols.min()), int(cols.max())) == (12 - reach, 12 + reach)
+    with pytest.raises(ValueError, match="dilation must be an int >= 1, got 0"):
+        FCNHead(4, 4, 2, dilation=0)
 
 
 def test_aux_head_parameter_count_and_registry():

@@ -224,6 +224,59 @@ def test_neck_and_list_of_auxiliary_heads():
     assert all(v.shape == (1, 5, 40, 40) for v in out.values())
 
 
+def test_loss_is_weighted_cross_entropy_of_each_head(tiny):
+    torch.manual_seed(1)
+    model = MODELS.build(tiny_cfg())
+    model.auxiliary_head.loss_weight = 0.4
+    model.eval()  # no dropout, fixed BN statistics: the logits below are the ones scored
+    img = torch.randn(2, 3, 32, 32)
+    label = torch.randint(0, 5, (2, 32, 32))
+    label[0, :10] = 255  # ignored rows
+    with torch.no_grad():
+        losses = model.loss(img, label)
+        logits = model.forward_train(img)
+        # oracle 1: PyTorch's own mean over non-ignored pixels
+        want_decode = F.cross_entropy(logits["decode"], label, ignore_index=255)
+        want_aux = 0.4 * F.cross_entropy(logits["aux"], label, ignore_index=255)
+        # oracle 2 (mmseg's avg_non_ignore=False): -log p of the true class, summed over the
+        # valid pixels, divided by ALL pixels, written out by hand
+        logp = logits["decode"].log_softmax(1)
+        valid = label != 255
+        picked = logp.gather(1, label.clamp(max=4).unsqueeze(1)).squeeze(1)
+        want_all = -(picked * valid).sum() / label.numel()
+        all_pixels = model.loss(img, label, avg_non_ignore=False)
+    assert sorted(losses) == ["aux.loss_ce", "decode.loss_ce"]
+    torch.testing.assert_close(losses["decode.loss_ce"], want_decode)
+    torch.testing.assert_close(losses["aux.loss_ce"], want_aux)
+    torch.testing.assert_close(all_pixels["decode.loss_ce"], want_all)
+    assert all_pixels["decode.loss_ce"] < losses["decode.loss_ce"]  # ignored pixels dilute it
+
+
+def test_loss_backpropagates_into_every_head():
+    torch.manual_seed(2)
+    model = MODELS.build(tiny_cfg())
+    label = torch.randint(0, 5, (2, 32, 32))  # batch of 2: the PPM's 1x1 pool needs BN stats
+    sum(model.loss(torch.randn(2, 3, 32, 32), label).values()).backward()
+    for part in (model.backbone, model.decode_head, model.auxiliary_head):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_swin_config_weights_the_auxiliary_loss_like_mmseg():
+    # mmseg's upernet_swin config: auxiliary_head=dict(..., loss_decode=dict(loss_weight=0.4))
+    assert swin_t_upernet_config()["auxiliary_head"]["loss_weight"] == 0.4
+    with torch.device("meta"):
+        model = MODELS.build(swin_t_upernet_config())
+    assert model.auxiliary_head.loss_weight == 0.4 and model.decode_head.loss_weight == 1.0
+
+
+def test_loss_rejects_bad_labels(tiny):
+    img = torch.randn(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="integer tensor"):
+        tiny.loss(img, torch.zeros(1, 16, 16))
+    with pytest.raises(ValueError, match=r"shape \(B, H, W\)"):
+        tiny.loss(img, torch.zeros(1, 8, 16, dtype=torch.long))
+
+
 def test_errors(tiny):
     with pytest.raises(ValueError, match="crop_size and stride"):
         EncoderDecoder(tiny.backbone, tiny.decode_head, test_cfg=dict(mode="slide"))

@@ -12,6 +12,10 @@ cfg = swin_t_upernet_config(num_classes=K)  # scaled down as before
 cfg["backbone"].update(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4))
 cfg["decode_head"].update(in_channels=(16, 32, 64, 128), channels=32)
 cfg["auxiliary_head"].update(in_channels=64, channels=16)
+# No dropout and no stochastic depth, so the two loss computations below see the same output
+cfg["backbone"]["drop_path_rate"] = 0.0
+for head in ("decode_head", "auxiliary_head"):
+    cfg[head]["dropout_ratio"] = 0.0
 model = MODELS.build(cfg).train()
 
 img = torch.randn(2, 3, 32, 48)
@@ -35,6 +39,11 @@ loss = loss_decode + loss_aux
 print(f"\nloss_decode = {loss_decode:.4f}  (untrained, close to ln K = {math.log(K):.4f})")
 print(f"loss_aux    = {loss_aux:.4f}  (0.4 x its cross-entropy)")
 loss.backward()
+
+# knowledge's EncoderDecoder.loss does the same, reading each head's loss_weight (0.4) from
+# the config and naming the entries as mmseg's logs do
+for name, value in model.loss(img, target).items():
+    print(f"{name:<15}{value:.4f}")
 
 # mmseg's default avg_non_ignore=False divides by ALL pixels, ignored ones included
 per_pixel = F.cross_entropy(out["decode"], target, ignore_index=IGNORE, reduction="none")
