@@ -11,7 +11,9 @@ carry over between machines better than absolute times. Entries:
 * a 2-process SyncBN training step vs single-process BN on the same total batch;
 * the wall time of a full warm ``nox -s docs``, as a user would time it;
 * the slowest pages by executed-code time, read from that build's manifest (each snippet
-  runs once per build; the other language reuses its output).
+  runs once per build; the other language reuses its output);
+* page weight of that build: HTML + CSS + JS + fonts per page, raw and gzip (goal: median
+  at most 300 KB gzip, images not counted).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_detection  # noqa: E402
 import bench_metrics  # noqa: E402
+import bench_pageweight  # noqa: E402
 import bench_swin  # noqa: E402
 import bench_syncbn  # noqa: E402
 
@@ -147,6 +150,18 @@ def main() -> None:
                 "ratio": 60.0 / seconds,
             }
         )
+        pw = bench_pageweight.bench_page_weight(ROOT / "site")
+        rows.append(
+            {
+                "entry": f"page weight, median of {pw['pages']} pages, gzip (goal <= 300 KB; "
+                f"raw {pw['median_raw_kb']:.0f} KB; heaviest {pw['heaviest']} "
+                f"{pw['max_gzip_kb']:.0f} KB; all KaTeX fonts counted on math pages)",
+                "ours": f"{pw['median_gzip_kb']:.0f} KB",
+                "reference": "300 KB",
+                "ratio": 300.0 / pw["median_gzip_kb"],
+            }
+        )
+        result["page_weight"] = pw
         result["slowest_pages"] = [
             {"page": p, "seconds": round(s, 3), "budget": page_budget(p)}
             for p, s in slowest_pages(manifest)

@@ -22,6 +22,14 @@ What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
   copied into the site; mermaid is loaded only on pages that have a diagram.
 * **API labels in the page's language.** ``theme.language`` follows the language being built,
   so mkdocstrings writes 参数/Parameters on the right pages.
+* **Downloadable code.** Every executed snippet gets a download link under its block, and
+  every page with executed code a single runnable script of all its snippets in page order
+  (served from ``downloads/``).
+* **Search per language.** i18n writes one index for both languages; the final build step
+  splits it, so the English pages search ``en/search/search_index.json`` and the Chinese
+  pages the root index.
+* **What built the page.** The footer names knowledge's version, the torch version and the
+  commit; a 404 page exists per language; sitemap dates come from the commit, not the clock.
 """
 
 from __future__ import annotations
@@ -31,10 +39,14 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import re
+import subprocess
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
@@ -51,6 +63,24 @@ KATEX_DIST = VENDOR / "node_modules" / "katex" / "dist"
 MERMAID_JS = VENDOR / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 MERMAID_URL = "assets/mermaid/mermaid.min.js"
 LANGS = ("zh", "en")
+DOWNLOADS = "downloads"
+#: Text that the hook adds to pages, per language.
+TEXT = {
+    "zh": {
+        "download": "下载 `{name}`",
+        "page_script": "本页所有代码合成一个可直接运行的脚本："
+        '[下载 `{name}`]({link}){{ .kn-download download="{name}" }}',
+        "footer": "代码 MIT · 文字 CC BY 4.0<br>由 knowledge {version}、torch {torch} 构建，"
+        "提交 <code>{commit}</code>",
+    },
+    "en": {
+        "download": "Download `{name}`",
+        "page_script": "All the code on this page as one runnable script: "
+        '[download `{name}`]({link}){{ .kn-download download="{name}" }}',
+        "footer": "Code MIT · Prose CC BY 4.0<br>Built by knowledge {version} with torch {torch}, "
+        "commit <code>{commit}</code>",
+    },
+}
 
 #: An executed fence: ```python exec="on" ...``` (any indentation, ``` or ~~~).
 FENCE_RE = re.compile(
@@ -69,6 +99,7 @@ _state: dict[str, Any] = {
     "snippets": {},  # stripped snippet text -> snippet path, for the page being rendered
     "snippet_dirs": [],
     "outputs": {},  # sha256 of executed code -> (output, language that ran it), per build
+    "page_404": {},  # language -> rendered 404 page, written to its own folder at the end
 }
 
 
@@ -110,6 +141,140 @@ def executed_fences(markdown: str) -> list[dict[str, str]]:
         if EXEC_RE.search(m["opts"]):
             out.append({"lang": m["lang"], "opts": m["opts"].strip(), "body": m["body"]})
     return out
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def build_info() -> dict[str, str]:
+    """knowledge's version, torch's version and the commit (``+dirty`` with local edits)."""
+    import torch
+
+    commit = os.environ.get("KNOWLEDGE_COMMIT") or _git("rev-parse", "--short=12", "HEAD")
+    if commit is None:
+        commit = "unknown"
+    elif "KNOWLEDGE_COMMIT" not in os.environ and _git("status", "--porcelain", "-uno"):
+        commit += "+dirty"
+    try:
+        version = metadata.version("knowledge")
+    except metadata.PackageNotFoundError:  # pragma: no cover - the docs extra installs it
+        version = "unknown"
+    return {"version": version, "torch": torch.__version__, "commit": commit}
+
+
+def page_snippets(markdown: str) -> list[str]:
+    """The snippet paths of a page's executed fences, in page order."""
+    found = []
+    for fence in executed_fences(markdown):
+        lines = [ln for ln in fence["body"].splitlines() if ln.strip()]
+        m = SNIPPET_LINE_RE.match(lines[0]) if len(lines) == 1 else None
+        if m:
+            found.append(m[1])
+    return found
+
+
+def page_script_uri(page_src: str) -> str:
+    """``training/batchnorm.zh.md`` -> ``downloads/training/batchnorm.py``."""
+    stem = re.sub(r"\.(zh|en)\.md$", "", page_src)
+    return f"{DOWNLOADS}/{stem}.py"
+
+
+def page_script(page_src: str, snippets: list[str], bases: list[Path]) -> str:
+    """All snippets of a page, in page order, as one script (each part seeds itself)."""
+    stem = re.sub(r"\.(zh|en)\.md$", "", page_src)
+    parts = [
+        f"# All executed code of the page {stem}, in page order, as one script.\n"
+        "# Each part is a standalone snippet from docs/snippets/ that seeds its own RNG, so the\n"
+        "# output matches the page. Run it with: python " + posixpath.basename(stem) + ".py\n"
+    ]
+    codes = [_find_snippet(rel, bases).read_text(encoding="utf-8").strip() for rel in snippets]
+    if any("__mp_main__" in code for code in codes):
+        parts.append(
+            "import __main__\n\n"
+            "# A part below starts worker processes (spawn). Each worker would re-run this whole\n"
+            '# file as "__mp_main__" (and print every earlier part again); without __file__ it\n'
+            "# only imports the worker function, which lives in the knowledge package.\n"
+            'vars(__main__).pop("__file__", None)\n'
+        )
+    for rel, code in zip(snippets, codes, strict=True):
+        parts.append(f"# %% {rel}\n{code}\n")
+    return "\n\n".join(parts)
+
+
+def _add_downloads(files: Files, config) -> None:
+    bases = _state["snippet_dirs"] or _snippet_bases(config)
+    lang = _i18n_language(config)
+    seen: set[str] = set()
+    for f in list(files.documentation_pages()):
+        m = re.search(r"\.(zh|en)\.md$", f.src_uri)
+        if m and m[1] != lang:
+            continue
+        # A missing snippet is reported, with its page, by on_page_markdown.
+        snippets = [rel for rel in page_snippets(f.content_string) if _find_snippet(rel, bases)]
+        if not snippets:
+            continue
+        uri = page_script_uri(f.src_uri)
+        if files.get_file_from_path(uri) is not None:
+            continue
+        files.append(File.generated(config, uri, content=page_script(f.src_uri, snippets, bases)))
+        for rel in snippets:
+            if rel in seen:
+                continue
+            seen.add(rel)
+            content = _find_snippet(rel, bases).read_text(encoding="utf-8")
+            files.append(File.generated(config, f"{DOWNLOADS}/{rel}", content=content))
+
+
+def _link_downloads(markdown: str, src: str, lang: str) -> str:
+    """Adds a download link under each executed fence and the page script at the end."""
+    here = posixpath.dirname(src)
+    out, last = [], 0
+    for m in FENCE_RE.finditer(markdown):
+        if not EXEC_RE.search(m["opts"]):
+            continue
+        lines = [ln for ln in m["body"].splitlines() if ln.strip()]
+        sm = SNIPPET_LINE_RE.match(lines[0]) if len(lines) == 1 else None
+        if not sm:
+            continue
+        link = posixpath.relpath(f"{DOWNLOADS}/{sm[1]}", here or ".")
+        label = TEXT[lang]["download"].format(name=posixpath.basename(sm[1]))
+        ind = m["indent"]
+        out.append(markdown[last : m.end()])
+        name = posixpath.basename(sm[1])
+        out.append(f'\n\n{ind}[{label}]({link}){{ .kn-download download="{name}" }}\n')
+        last = m.end()
+    if not out:
+        return markdown
+    out.append(markdown[last:])
+    script = page_script_uri(src)
+    link = posixpath.relpath(script, here or ".")
+    tip = TEXT[lang]["page_script"].format(name=posixpath.basename(script), link=link)
+    return "".join(out).rstrip() + f"\n\n---\n\n{tip}\n"
+
+
+def _split_search_index(site_dir: Path) -> None:
+    """One index per language: zh pages keep the root index, en pages get en/search/."""
+    path = site_dir / "search" / "search_index.json"
+    if not path.is_file():
+        return
+    data = json.loads(path.read_text(encoding="utf-8"))
+    zh = [d for d in data["docs"] if not d["location"].startswith("en/")]
+    en = [
+        dict(d, location=d["location"][len("en/") :])
+        for d in data["docs"]
+        if d["location"].startswith("en/")
+    ]
+    for target, docs in ((path, zh), (site_dir / "en" / "search" / "search_index.json", en)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(dict(data, docs=docs), ensure_ascii=False, separators=(",", ":"))
+        target.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- KaTeX
@@ -246,6 +411,15 @@ def on_config(config, **kwargs):
 
     torch.set_num_threads(THREADS)
     _install_exec_wrapper()
+    if "build_info" not in _state or not getattr(plugin, "building", False):
+        _state["build_info"] = build_info()
+    config.copyright = TEXT.get(lang, TEXT["en"])["footer"].format(**_state["build_info"])
+    # The sitemap's <lastmod> is the build date unless SOURCE_DATE_EPOCH is set: use the
+    # commit's date, so two builds of one commit are identical whatever the day.
+    if "SOURCE_DATE_EPOCH" not in os.environ:
+        stamp = _git("log", "-1", "--format=%ct")
+        if stamp:
+            os.environ["SOURCE_DATE_EPOCH"] = stamp
     _state["snippet_dirs"] = _snippet_bases(config)
     return config
 
@@ -273,6 +447,13 @@ def on_files(files: Files, config, **kwargs) -> Files:
     return files
 
 
+@event_priority(-150)
+def on_nav(nav, config, files: Files, **kwargs):
+    # After i18n's own on_files/on_nav (-100), which cannot handle generated files.
+    _add_downloads(files, config)
+    return nav
+
+
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     src = page.file.src_uri
     _state["page"], _state["lang"] = src, _i18n_language(config)
@@ -297,10 +478,48 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
     if problems:
         raise PluginError(f"page '{src}': " + "; ".join(problems))
     _state["snippets"] = snippets
-    return markdown
+    return _link_downloads(markdown, src, _state["lang"])
+
+
+def _scope_search_to_language(output: str, lang: str) -> str:
+    """English pages read en/search/search_index.json: their ``base`` is the /en/ root."""
+    if lang == "en":
+
+        def en_root(m: re.Match[str]) -> str:
+            base = m[1]
+            if base.endswith("/") and not base.endswith("./"):  # absolute, as on 404 pages
+                new = base + "en/"
+            else:
+                new = base[: -len("/..")] if base.endswith("/..") else "."
+            return f'"base": "{new}"'
+
+        output = re.sub(r'"base": "([^"]*)"', en_root, output, count=1)
+    return output
+
+
+def on_post_template(output: str, template_name: str, config, **kwargs) -> str:
+    if template_name != "404.html":
+        return output
+    lang = _i18n_language(config)
+    if lang == "en":
+        # i18n builds every language into one site_dir, so the English 404 would overwrite
+        # the Chinese one: keep it aside and write it to en/404.html at the end.
+        _state["page_404"]["en"] = _scope_search_to_language(output, "en")
+        return ""
+    # GitHub Pages serves the root 404.html for every missing URL: send /en/... to English.
+    root = urlparse(config.site_url or "/").path or "/"
+    if not root.endswith("/"):
+        root += "/"
+    script = (
+        "<script>(function(){var r=" + json.dumps(root) + ",p=location.pathname;"
+        "if(p.indexOf(r+'en/')===0&&p!==r+'en/404.html')location.replace(r+'en/404.html');"
+        "})();</script>"
+    )
+    return output.replace("</head>", f"{script}\n</head>", 1)
 
 
 def on_post_page(output: str, page, config, **kwargs) -> str:
+    output = _scope_search_to_language(output, _i18n_language(config))
     # Material renders ```mermaid fences with a global `mermaid` if one exists and fetches
     # it from a CDN otherwise. Load the local copy (about 3 MB) only on pages that need it.
     if 'class="mermaid"' not in output:
@@ -315,6 +534,12 @@ def on_post_page(output: str, page, config, **kwargs) -> str:
 def on_post_build(config, **kwargs) -> None:
     # i18n builds the other languages inside its own on_post_build (priority -100), so this
     # runs once per language; the last call writes the rows of the whole build.
+    plugin = config.plugins.get("i18n")
+    if not getattr(plugin, "building", False):  # the last call: every language is built
+        site = Path(config.site_dir)
+        _split_search_index(site)
+        for lang, html in _state["page_404"].items():
+            (site / lang / "404.html").write_text(html, encoding="utf-8")
     path = manifest_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(_state["rows"], key=lambda r: (r["lang"] or "", r["page"] or ""))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,114 @@ def test_snippet_runs_standalone_and_prints_what_its_page_shows(
     assert hashlib.sha256(proc.stdout.encode()).hexdigest() == shown.pop()
 
 
+# ----------------------------------------------------------------------------- downloads
+def _page_snippets(stem: str) -> list[str]:
+    return hooks.page_snippets(page_text(stem, "zh"))
+
+
+EXEC_PAGES = [stem for stem in pages("zh") if _page_snippets(stem)]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_block_links_its_snippet_file_for_download(real_build, lang):
+    site = real_build.site
+    for stem in EXEC_PAGES:
+        page_dir = (site if lang == "zh" else site / "en") / stem
+        text = (page_dir / "index.html").read_text("utf-8")
+        links = re.findall(r'<a class="kn-download" download="([^"]+)" href="([^"]+)"', text)
+        snippets = _page_snippets(stem)
+        assert len(links) == len(snippets) + 1, stem  # one per block, one for the page
+        for (name, href), rel in zip(links, snippets, strict=False):
+            served = (page_dir / href).resolve()
+            assert name == Path(rel).name
+            assert served.read_text("utf-8") == (SNIPPETS / rel).read_text("utf-8"), (stem, rel)
+        name, href = links[-1]
+        script = (page_dir / href).resolve()
+        assert name == f"{Path(stem).name}.py" and script.is_file(), stem
+
+
+@pytest.fixture(scope="module")
+def page_script_runs(real_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Each page's one-file download, run as ``python <page>.py``, two at a time."""
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(real_build.manifest["threads"]))
+    env["PYTHONPATH"] = str(ROOT)
+    cwd = tmp_path_factory.mktemp("page-scripts")
+
+    def run(stem: str) -> subprocess.CompletedProcess:
+        script = real_build.site / "downloads" / f"{stem}.py"
+        return subprocess.run(
+            [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(EXEC_PAGES, pool.map(run, EXEC_PAGES), strict=True))
+
+
+@pytest.mark.parametrize("stem", EXEC_PAGES, ids=str)
+def test_page_script_prints_what_the_page_shows(stem, standalone_runs, page_script_runs):
+    """The whole page as one script prints every block's output, in page order."""
+    proc = page_script_runs[stem]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    expected = "".join(standalone_runs[rel].stdout for rel in _page_snippets(stem))
+    assert proc.stdout == expected
+
+
+# ----------------------------------------------------------------------------- footer, 404
+def test_footer_names_version_torch_and_commit(real_build):
+    import torch
+
+    from knowledge import __version__
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    for rel, data in html_pages(real_build.site).items():
+        text = data.decode("utf-8")
+        footer = re.search(r'<div class="md-copyright__highlight">(.*?)</div>', text, re.S)
+        assert footer, rel
+        words = footer[1]
+        assert __version__ in words and torch.__version__ in words, (rel, words)
+        assert f"<code>{commit}" in words, (rel, words)
+        assert ("构建" in words) == (not rel.startswith("en/")), (rel, words)
+
+
+def test_each_language_has_its_own_404_page(real_build):
+    zh = (real_build.site / "404.html").read_text("utf-8")
+    en = (real_build.site / "en" / "404.html").read_text("utf-8")
+    assert '<html lang="zh"' in zh and "页面不存在" in zh
+    assert '<html lang="en"' in en and "page not found" in en
+    # GitHub Pages answers every missing URL with the root 404.html: it forwards /en/...
+    assert "en/404.html" in zh
+
+
+def test_sitemap_lists_every_page_in_both_languages_with_commit_dates(real_build):
+    sitemap = (real_build.site / "sitemap.xml").read_text("utf-8")
+    locs = set(re.findall(r"<loc>([^<]+)</loc>", sitemap))
+    alternates = set(re.findall(r'hreflang="en" href="([^"]+)"', sitemap))
+    for stem in pages("zh"):
+        path = "" if stem == "index" else f"{stem}/"
+        assert any(loc.endswith("/" + path) for loc in locs), stem
+        assert any(a.endswith(f"/en/{path}") for a in alternates), stem
+    stamp = subprocess.run(
+        ["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    commit_day = datetime.fromtimestamp(int(stamp), tz=timezone.utc).strftime("%Y-%m-%d")
+    assert set(re.findall(r"<lastmod>([^<]+)</lastmod>", sitemap)) == {commit_day}
+
+
+def test_every_plot_has_a_text_alternative(real_build):
+    count = 0
+    for rel, data in html_pages(real_build.site).items():
+        for svg in re.findall(rb'<svg role="img"[^>]*>\s*<title>([^<]*)</title>', data):
+            assert svg.strip(), rel
+            count += 1
+        assert data.count(b'<svg role="img"') == len(
+            re.findall(rb'<svg role="img"[^>]*aria-label="[^"]+"[^>]*>\s*<title>[^<]+', data)
+        ), rel
+    assert count > 20  # the plots of every chapter
+
+
 # ----------------------------------------------------------------------------- anchors
 def test_chinese_headings_get_readable_anchors(real_build):
     bad = []
@@ -214,15 +323,18 @@ def test_cross_references_resolve_to_the_same_language(real_build):
 
 
 # ----------------------------------------------------------------------------- search
-def _search_docs(site: Path) -> tuple[dict, list[dict]]:
-    data = json.loads((site / "search" / "search_index.json").read_text("utf-8"))
+def _search_docs(site: Path, lang: str) -> tuple[dict, list[dict]]:
+    index = site / ("" if lang == "zh" else "en") / "search" / "search_index.json"
+    data = json.loads(index.read_text("utf-8"))
     return data["config"], data["docs"]
 
 
-def search(site: Path, query: str) -> list[str]:
+def search(site: Path, query: str, lang: str) -> list[str]:
     """Rank pages for ``query`` as Material's lunr index does: split by the configured
-    separator, each query term a prefix of some token (AND), title hits first."""
-    config, docs = _search_docs(site)
+    separator, each query term a prefix of some token (AND), title hits first.
+
+    ``lang`` picks the index that the pages of that language load."""
+    config, docs = _search_docs(site, lang)
     sep = re.compile(config["separator"])
 
     def tokens(s: str) -> list[str]:
@@ -241,19 +353,46 @@ def search(site: Path, query: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("query", "page"),
+    ("query", "lang", "page"),
     [
-        ("交并比", "metrics/segmentation/"),
-        ("像素精度", "metrics/segmentation/"),
-        ("混淆矩阵", "metrics/segmentation/"),
-        ("mean iou", "en/metrics/segmentation/"),
-        ("confusion matrix", "en/metrics/segmentation/"),
+        ("交并比", "zh", "metrics/segmentation/"),
+        ("像素精度", "zh", "metrics/segmentation/"),
+        ("混淆矩阵", "zh", "metrics/segmentation/"),
+        ("感受野", "zh", "blocks/receptive_field/"),
+        ("预热", "zh", "training/warmup/"),
+        ("mean iou", "en", "metrics/segmentation/"),
+        ("confusion matrix", "en", "metrics/segmentation/"),
+        ("receptive field", "en", "blocks/receptive_field/"),
+        ("warmup", "en", "training/warmup/"),
     ],
 )
-def test_search_finds_the_page(real_build, query, page):
-    hits = search(real_build.site, query)
+def test_search_finds_the_page(real_build, query, lang, page):
+    hits = search(real_build.site, query, lang)
     assert hits, f"no hit for {query!r}"
-    assert any(h.split("#")[0] == page for h in hits[:5]), (query, hits[:5])
+    # Material lists results grouped by page, best page first
+    by_page = list(dict.fromkeys(h.split("#")[0] for h in hits))
+    assert page in by_page[:3], (query, by_page[:5])
+
+
+def test_each_language_searches_its_own_index(real_build):
+    """An English reader gets English results only, a Chinese reader Chinese ones."""
+    site = real_build.site
+    for lang in ("zh", "en"):
+        _, docs = _search_docs(site, lang)
+        root = site if lang == "zh" else site / "en"
+        locations = {d["location"].split("#")[0] for d in docs}
+        assert {f"{stem}/" for stem in pages(lang) if stem != "index"} <= locations
+        for loc in locations:
+            assert not loc.startswith("en/"), (lang, loc)
+            assert (root / loc / "index.html").is_file() or loc == "", (lang, loc)
+            page = (root / loc / "index.html").read_text("utf-8")
+            assert f'<html lang="{lang}"' in page, (lang, loc)
+    # An English page's `base` (from which Material fetches search/search_index.json) is /en/.
+    page = site / "en" / "metrics" / "segmentation" / "index.html"
+    base = re.search(r'"base": "([^"]+)"', page.read_text("utf-8"))[1]
+    assert (page.parent / base / "search" / "search_index.json").resolve() == (
+        site / "en" / "search" / "search_index.json"
+    ).resolve()
 
 
 def test_html_ids_are_unique_on_every_page(real_build):

@@ -30,6 +30,7 @@ def derive_config(real: str, docs: Path) -> str:
     cfg = sub(r"base_path: \[docs/snippets\]", f"base_path: [{docs / 'snippets'}]", cfg)
     cfg = sub(r"^  - hooks/site.py$", f"  - {ROOT / 'hooks' / 'site.py'}", cfg)
     cfg = sub(r"jieba_dict_user: hooks/", f"jieba_dict_user: {ROOT / 'hooks'}/", cfg)
+    cfg = sub(r"custom_dir: overrides$", f"custom_dir: {ROOT / 'overrides'}", cfg)
     nav = "nav:\n  - 首页: index.md\n  - 页面: page.md\n\n"
     cfg = sub(r"^nav:\n.*?\n(?=\S)", nav, cfg)
     return cfg
