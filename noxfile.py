@@ -1,4 +1,4 @@
-"""Sessions: docs, serve, tests, lint, bench.
+"""Sessions: docs, serve, tests, e2e, lint, bench.
 
 Every environment is a reused venv (pip, not uv, so that pip's configuration finds the local
 CPU wheel of torch) pinned exactly by ``requirements/constraints.txt``. An environment is
@@ -9,6 +9,9 @@ once.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,6 +68,44 @@ def tests(session: nox.Session) -> None:
     """Unit tests, doctests, snippets, a real strict build and its failure modes."""
     _install(session, "docs,test", oracles=True)
     session.run("pytest", *session.posargs, env=BUILD_ENV)
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """Install Debian's chromium and fonts-noto-cjk (for Chinese text) unless both are there."""
+    if os.environ.get("KNOWLEDGE_CHROMIUM"):  # a browser of the caller's choosing
+        return
+    packages = ["chromium", "fonts-noto-cjk"]
+    dpkg = shutil.which("dpkg")
+    missing = [
+        p
+        for p in packages
+        if dpkg and subprocess.run([dpkg, "-s", p], capture_output=True).returncode
+    ]
+    if not missing and shutil.which("chromium"):
+        return
+    missing = missing or packages
+    if not shutil.which("apt-get"):
+        session.error(f"install {' '.join(missing)} (no apt-get here), or set KNOWLEDGE_CHROMIUM")
+    sudo: list[str] = []
+    if os.geteuid() != 0:
+        if not shutil.which("sudo"):
+            session.error(f"{' '.join(missing)} missing: run as root, or install sudo")
+        sudo = ["sudo"]
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run(*sudo, "apt-get", "update", external=True, env=env)
+    session.run(*sudo, "apt-get", "install", "-y", *missing, external=True, env=env)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Real-browser checks of a fresh strict build: headless Chromium through Playwright."""
+    _install(session, "docs,e2e")
+    _ensure_chromium(session)
+    session.run("python", "e2e/vendor.py")  # axe-core from the npm registry
+    site = ROOT / "build" / "e2e-site"
+    env = dict(BUILD_ENV, KNOWLEDGE_MANIFEST=str(ROOT / "build" / "e2e-manifest.json"))
+    session.run("mkdocs", "build", "--strict", "-d", str(site), env=env)
+    session.run("pytest", "e2e", *session.posargs, env={"KNOWLEDGE_E2E_SITE": str(site)})
 
 
 @nox.session

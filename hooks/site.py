@@ -501,15 +501,23 @@ def on_post_template(output: str, template_name: str, config, **kwargs) -> str:
     if template_name != "404.html":
         return output
     lang = _i18n_language(config)
+    root = urlparse(config.site_url or "/").path or "/"
+    if not root.endswith("/"):
+        root += "/"
+    # The language menu of a 404 page goes to each language's home page (i18n would give
+    # the English one the links of the last page it built).
+    homes = {"zh": root, "en": root + "en/"}
+    output = re.sub(
+        r'<a href="[^"]*" hreflang="(zh|en)" class="md-select__link">',
+        lambda m: f'<a href="{homes[m[1]]}" hreflang="{m[1]}" class="md-select__link">',
+        output,
+    )
     if lang == "en":
         # i18n builds every language into one site_dir, so the English 404 would overwrite
         # the Chinese one: keep it aside and write it to en/404.html at the end.
         _state["page_404"]["en"] = _scope_search_to_language(output, "en")
         return ""
     # GitHub Pages serves the root 404.html for every missing URL: send /en/... to English.
-    root = urlparse(config.site_url or "/").path or "/"
-    if not root.endswith("/"):
-        root += "/"
     script = (
         "<script>(function(){var r=" + json.dumps(root) + ",p=location.pathname;"
         "if(p.indexOf(r+'en/')===0&&p!==r+'en/404.html')location.replace(r+'en/404.html');"

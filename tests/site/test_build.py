@@ -245,6 +245,12 @@ def test_each_language_has_its_own_404_page(real_build):
     assert '<html lang="en"' in en and "page not found" in en
     # GitHub Pages answers every missing URL with the root 404.html: it forwards /en/...
     assert "en/404.html" in zh
+    # ... and the language menu of each 404 page leads to the two home pages
+    for page in (zh, en):
+        menu = r'<a href="([^"]*)" hreflang="(zh|en)" class="md-select__link"'
+        links = dict(re.findall(menu, page))
+        assert sorted(links.values()) == ["en", "zh"]
+        assert {v: k for k, v in links.items()} == {"zh": "/", "en": "/en/"}
 
 
 def test_sitemap_lists_every_page_in_both_languages_with_commit_dates(real_build):

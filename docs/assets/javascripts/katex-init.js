@@ -11,6 +11,14 @@ function renderMath() {
       throwOnError: false,
     });
   }
+  markScrollable();
+  document.fonts.ready.then(markScrollable); // widths change once KaTeX's fonts are in
+}
+// A formula wider than the column scrolls (extra.css): let keyboard users focus it.
+function markScrollable() {
+  for (const el of document.querySelectorAll(".katex-display")) {
+    if (el.scrollWidth > el.clientWidth) el.tabIndex = 0;
+  }
 }
 if (typeof document$ !== "undefined") {
   document$.subscribe(renderMath);
