@@ -34,8 +34,10 @@ What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
@@ -49,7 +51,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import event_priority
+from mkdocs.plugins import CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.hooks.knowledge")
@@ -377,9 +379,23 @@ def _install_exec_wrapper() -> None:
         start = time.perf_counter()
         error = None
         output = ""
+        stray = io.StringIO()
         try:
-            output = original(code, returncode, **kwargs)
+            # markdown-exec captures print(); anything written to sys.stdout directly
+            # (pprint.pprint, sys.stdout.write) would reach the terminal, not the page, and
+            # the page would silently differ from what the snippet prints when run standalone.
+            with contextlib.redirect_stdout(stray):
+                output = original(code, returncode, **kwargs)
+            if stray.getvalue():
+                error = (
+                    "wrote to sys.stdout directly (pprint.pprint, sys.stdout.write, ...), "
+                    f"which the page does not show; use print(): {stray.getvalue()[:80]!r}"
+                )
+                raise ExecutionError(code_block("python", f"{snippet} {error}"))
         except ExecutionError as exc:
+            if error is not None:
+                raise
+
             cause = exc.__cause__
             error = f"{type(cause).__name__}: {cause}" if cause else str(exc)
             raise
@@ -539,6 +555,43 @@ def on_post_template(output: str, template_name: str, config, **kwargs) -> str:
         "})();</script>"
     )
     return output.replace("</head>", f"{script}\n</head>", 1)
+
+
+# Inline SVG plots and mkdocstrings' "source code" blocks: markup-heavy, nothing to search for.
+_UNSEARCHED = re.compile(
+    r'<svg\b.*?</svg>|<details class="mkdocstrings-source">.*?</details>', re.S
+)
+_UNSEARCHED_MARK = re.compile(r"<!--kn-unsearched-(\d+)-->")
+
+
+@event_priority(100)
+def _hide_from_search(context, page, config, **kwargs):
+    """Set plots and API source listings aside before Material's search plugin reads the page.
+
+    The search plugin tokenises every page's HTML in pure Python. The plots' path elements
+    and the highlighted source of the API pages were about half of that work (seconds per
+    build) and a sixth of the index, and a query never wants them: names are found through
+    the API headings. ``_put_back`` restores them before the page template renders.
+    """
+    hidden: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        hidden.append(m[0])
+        return f"<!--kn-unsearched-{len(hidden) - 1}-->"
+
+    page.content = _UNSEARCHED.sub(keep, page.content or "")
+    _state["unsearched"] = hidden
+    return context
+
+
+@event_priority(-100)
+def _put_back(context, page, config, **kwargs):
+    hidden = _state.pop("unsearched", [])
+    page.content = _UNSEARCHED_MARK.sub(lambda m: hidden[int(m[1])], page.content or "")
+    return context
+
+
+on_page_context = CombinedEvent(_hide_from_search, _put_back)
 
 
 def on_post_page(output: str, page, config, **kwargs) -> str:

@@ -280,6 +280,24 @@ def test_every_plot_has_a_text_alternative(real_build):
     assert count > 20  # the plots of every chapter
 
 
+def test_search_skips_plots_and_api_source_that_the_pages_still_show(real_build):
+    """The hook hides plots and API source listings from the search plugin, then restores them."""
+    site = real_build.site
+    pages_ = html_pages(site)
+    assert not [rel for rel, data in pages_.items() if b"kn-unsearched" in data]
+    for root, lang in ((site, "zh"), (site / "en", "en")):
+        api = (root / "api" / "metrics" / "index.html").read_text("utf-8")
+        source = html.unescape(re.sub(r"<[^>]+>", "", api))
+        assert 'class="mkdocstrings-source"' in api and "def confusion_matrix(" in source, lang
+        plots = (root / "training" / "warmup" / "index.html").read_text("utf-8")
+        assert plots.count('<svg role="img"') >= 2, lang
+        index = json.loads((root / "search" / "search_index.json").read_text("utf-8"))
+        text = "\n".join(doc["text"] for doc in index["docs"])
+        assert "def confusion_matrix(" not in text, lang  # API source is not indexed
+        assert "<svg" not in text and "<path" not in text, lang
+        assert "confusion_matrix" in text, lang  # the API entries themselves are
+
+
 # ----------------------------------------------------------------------------- anchors
 def test_chinese_headings_get_readable_anchors(real_build):
     bad = []

@@ -82,6 +82,10 @@ CASES = {
         _append_to_snippet("raise SystemExit(3)\n"),
         ["page.zh.md", "demo/good.py", "SystemExit"],
     ),
+    "stdout bypassing print": (
+        _append_to_snippet("import sys\nsys.stdout.write('lost\\n')\n"),
+        ["page.zh.md", "demo/good.py", "sys.stdout directly"],
+    ),
     "missing translation": (
         lambda docs: (docs / "page.en.md").unlink(),
         ["missing translation", "page.zh.md"],
