@@ -1,4 +1,4 @@
-"""Sessions: docs, serve, tests, e2e, lint, bench.
+"""Sessions: docs, serve, offline, tests, e2e, lint, bench.
 
 Every environment is a reused venv (pip, not uv, so that pip's configuration finds the local
 CPU wheel of torch) pinned exactly by ``requirements/constraints.txt``. An environment is
@@ -56,11 +56,42 @@ def docs(session: nox.Session) -> None:
     session.log("built site/ (Chinese at site/index.html, English at site/en/index.html)")
 
 
+def _build_offline(session: nox.Session, dest: Path, manifest: Path) -> None:
+    """A strict build for file:// (hooks/site.py, ``offline()``) into ``dest``.
+
+    Blocks whose code (and knowledge/, and the toolchain) did not change since the last
+    build reuse that build's output from build/exec-cache/ instead of running again.
+    """
+    env = dict(BUILD_ENV, KNOWLEDGE_OFFLINE="1", KNOWLEDGE_MANIFEST=str(manifest))
+    env["KNOWLEDGE_EXEC_CACHE"] = "1"
+    session.run("mkdocs", "build", "--strict", "-d", str(dest), env=env)
+
+
+@nox.session
+def offline(session: nox.Session) -> None:
+    """The site as files that work without a server or network: build/offline/ and a zip."""
+    _install(session, "docs")
+    dest = ROOT / "build" / "offline"
+    _build_offline(session, dest, ROOT / "build" / "offline-manifest.json")
+    archive = shutil.make_archive(str(ROOT / "build" / "knowledge-offline"), "zip", dest)
+    session.log(f"open {(dest / 'index.html').as_uri()} (English: en/index.html); zip: {archive}")
+
+
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Live preview on http://127.0.0.1:8000."""
+    """Live preview on http://127.0.0.1:8000, rebuilt on every edit.
+
+    Blocks whose code did not change reuse their last output (build/exec-cache/), so an edit
+    to prose does not re-run the page's code. ``nox -s serve -- zh`` (or ``en``) builds one
+    language without the search index: the fastest loop while writing a page. Other
+    arguments go to ``mkdocs serve``.
+    """
     _install(session, "docs")
-    session.run("mkdocs", "serve", "-a", "127.0.0.1:8000", *session.posargs, env=BUILD_ENV)
+    env = dict(BUILD_ENV, KNOWLEDGE_EXEC_CACHE="1")
+    args = list(session.posargs)
+    if args and args[0] in ("zh", "en"):
+        env |= {"KNOWLEDGE_ONLY_LANG": args.pop(0), "KNOWLEDGE_SEARCH": "false"}
+    session.run("mkdocs", "serve", "-a", "127.0.0.1:8000", *args, env=env)
 
 
 @nox.session
@@ -105,7 +136,10 @@ def e2e(session: nox.Session) -> None:
     site = ROOT / "build" / "e2e-site"
     env = dict(BUILD_ENV, KNOWLEDGE_MANIFEST=str(ROOT / "build" / "e2e-manifest.json"))
     session.run("mkdocs", "build", "--strict", "-d", str(site), env=env)
-    session.run("pytest", "e2e", *session.posargs, env={"KNOWLEDGE_E2E_SITE": str(site)})
+    bundle = ROOT / "build" / "e2e-offline"
+    _build_offline(session, bundle, ROOT / "build" / "e2e-offline-manifest.json")
+    env = {"KNOWLEDGE_E2E_SITE": str(site), "KNOWLEDGE_E2E_OFFLINE": str(bundle)}
+    session.run("pytest", "e2e", *session.posargs, env=env)
 
 
 @nox.session

@@ -15,11 +15,13 @@ to those visits without its documents; the search tests load the real one.
 from __future__ import annotations
 
 import functools
+import gzip
 import html
 import importlib.util
 import json
 import os
 import re
+import statistics
 import threading
 import urllib.error
 import urllib.request
@@ -258,6 +260,39 @@ def load(page, url: str):
     return response
 
 
+#: Material's search box says this (per language) once its worker has built the index.
+SEARCH_READY = ("键入以开始搜索", "Type to start searching")
+
+
+def run_search(page, query: str) -> list[str]:
+    """Type ``query`` into the search box once the index is ready; the results' hrefs.
+
+    Material runs a query on ``keyup``; ``fill`` (which also stands in for an input method
+    committing Chinese text) sends only ``input``, so a ``keyup`` follows it. Before the index
+    is ready, Material reads the box when it becomes ready: waiting first removes that race.
+    """
+    box = page.locator("input.md-search__input")
+    box.click()
+    page.wait_for_function(
+        "ready => ready.includes("
+        "(document.querySelector('.md-search-result__meta') || {}).textContent?.trim())",
+        arg=list(SEARCH_READY),
+        timeout=30_000,
+    )
+    box.fill(query)
+    box.dispatch_event("keyup")
+    page.wait_for_selector(".md-search-result__item", timeout=20_000)
+    return page.eval_on_selector_all(
+        ".md-search-result__item a[href]", "els => els.map(e => e.href)"
+    )
+
+
+@pytest.fixture(scope="session")
+def search_for():
+    """``search_for(page, query)``: see ``run_search``."""
+    return run_search
+
+
 def switch_language(page, lang: str) -> str | None:
     """Choose ``lang`` in the header's language menu; return the URL that the tab lands on."""
     from playwright.sync_api import Error as PlaywrightError
@@ -406,3 +441,40 @@ def axe_js() -> Path:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+# --------------------------------------------------------------------------- page weight
+#: What a page weighs: its HTML and the styles, scripts and fonts it made the browser fetch.
+WEIGHED = (".html", ".css", ".js", ".woff2", ".woff", ".ttf")
+PAGE_WEIGHT_JSON = ROOT / "build" / "pageweight-browser.json"
+
+
+@pytest.fixture(scope="session")
+def page_weights(visit, server) -> dict[str, dict[str, int]]:
+    """Raw and gzip bytes that each page loaded in the browser (written to build/).
+
+    Every page's visit is reused; the files are read from the built site and gzipped at level
+    9, as a server would send them. Images, plots and the search index are not counted. Fonts
+    count only when the page's text used them, as the browser decides.
+    """
+    weights: dict[str, dict[str, int]] = {}
+    for path in site_pages():
+        v = visit(path)
+        raw = packed = 0
+        for url in dict.fromkeys([server + path, *v.requests]):
+            if not url.startswith(server):
+                continue
+            rel = unquote(urlsplit(url).path).lstrip("/")
+            file = SITE / (rel + "index.html" if rel.endswith("/") or not rel else rel)
+            if file.suffix in WEIGHED and file.is_file():
+                data = file.read_bytes()
+                if file.suffix == ".html":  # inline SVG plots are images
+                    data = re.sub(rb'<svg role="img".*?</svg>', b"", data, flags=re.S)
+                raw += len(data)
+                packed += len(gzip.compress(data, compresslevel=9, mtime=0))
+        weights[path] = {"raw": raw, "gzip": packed}
+    gz = [w["gzip"] for w in weights.values()]
+    summary = {"median_gzip": statistics.median(gz), "max_gzip": max(gz), "pages": weights}
+    PAGE_WEIGHT_JSON.parent.mkdir(parents=True, exist_ok=True)
+    PAGE_WEIGHT_JSON.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return weights

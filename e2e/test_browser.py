@@ -5,11 +5,12 @@ search index of its own language, no request to another host, images that load, 
 links and anchors that resolve, math rendered by KaTeX (no TeX left as text), a copy button
 on every code block, diagrams drawn, and a language switch that lands on the same page in
 the other language; axe-core checks a sample of them. Then: search in each language with the
-real index, screenshots, and CJK fonts.
+real index, screenshots, CJK fonts, and the bytes each page loads.
 """
 
 from __future__ import annotations
 
+import statistics
 from urllib.parse import urlsplit
 
 import pytest
@@ -117,16 +118,12 @@ def test_the_page_checks_see_what_they_check(visit, path, what):
     ],
     ids=["zh-iou", "zh-receptive-field", "zh-warmup", "en-warmup", "en-receptive-field"],
 )
-def test_search_finds_the_page_in_the_readers_language(open_page, server, query, root, expected):
+def test_search_finds_the_page_in_the_readers_language(
+    open_page, search_for, server, query, root, expected
+):
     tab = open_page(f"{root}training/iter_epoch/")
     page = tab.page
-    box = page.locator("input.md-search__input")
-    box.click()
-    box.fill(query)
-    page.wait_for_selector(".md-search-result__item", timeout=20_000)
-    hrefs = page.eval_on_selector_all(
-        ".md-search-result__item a[href]", "els => els.map(e => e.href)"
-    )
+    hrefs = search_for(page, query)
     found = list(dict.fromkeys(urlsplit(h).path.removeprefix("/") for h in hrefs))
     assert root + expected in found[:3], found[:5]
     # English pages search the English index only, Chinese pages the Chinese one.
@@ -180,3 +177,11 @@ def test_no_serious_accessibility_violations(visit, axe_js, axe_page):
         if v["impact"] in ("serious", "critical")
     ]
     assert not serious, "\n".join(serious)
+
+
+# ----------------------------------------------------------------------------- page weight
+def test_median_page_loads_at_most_300_kb_gzip(page_weights):
+    """HTML + CSS + JS + fonts that the browser fetched, gzip, images excluded (issue #7)."""
+    gz = sorted(w["gzip"] for w in page_weights.values())
+    assert len(gz) > 80
+    assert statistics.median(gz) <= 300_000, f"median {statistics.median(gz):,.0f} B"

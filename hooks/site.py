@@ -43,8 +43,11 @@ import logging
 import os
 import posixpath
 import re
+import shutil
 import subprocess
+import sys
 import time
+import types
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,11 +62,14 @@ log = logging.getLogger("mkdocs.hooks.knowledge")
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
 #: Front-end packages installed from the npm registry at build time (never committed).
-NPM_PACKAGES = {"katex": "0.19.1", "mermaid": "11.17.1"}
+NPM_PACKAGES = {"katex": "0.19.1", "mermaid": "11.17.1", "iframe-worker": "1.0.4"}
 VENDOR = ROOT / "build" / "vendor"
 KATEX_DIST = VENDOR / "node_modules" / "katex" / "dist"
 MERMAID_JS = VENDOR / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 MERMAID_URL = "assets/mermaid/mermaid.min.js"
+#: The Web Worker shim that lets Material's search worker run from file:// (offline bundle).
+IFRAME_WORKER_JS = VENDOR / "node_modules" / "iframe-worker" / "shim" / "index.js"
+IFRAME_WORKER_URL = "assets/iframe-worker/shim.js"
 LANGS = ("zh", "en")
 DOWNLOADS = "downloads"
 #: Text that the hook adds to pages, per language.
@@ -110,6 +116,19 @@ def _i18n_language(config) -> str:
     plugin = config.plugins.get("i18n")
     lang = getattr(plugin, "current_language", None) if plugin else None
     return lang or config.theme.get("language") or "zh"
+
+
+def offline() -> bool:
+    """True when building the file:// bundle (``KNOWLEDGE_OFFLINE=1``, set by ``nox -s offline``).
+
+    The bundle differs from the hosted site in three ways: links name ``.html`` files (no
+    server turns ``page/`` into ``page/index.html``), each language's search index is also a
+    script, ``search/search_index.js`` (a page opened from a file cannot fetch JSON), and the
+    search worker runs through the iframe-worker shim (Chromium refuses Web Workers from
+    file://). Material's own offline plugin does the same for a one-language site; with i18n
+    its index would hold one language, and it would load the shim from a CDN.
+    """
+    return os.environ.get("KNOWLEDGE_OFFLINE", "") == "1"
 
 
 def manifest_path(config) -> Path:
@@ -341,7 +360,70 @@ def _vendor_files(config) -> list[File]:
         for rel in wanted
     ]
     files.append(File.generated(config, MERMAID_URL, abs_src_path=str(MERMAID_JS)))
+    if offline():
+        files.append(File.generated(config, IFRAME_WORKER_URL, abs_src_path=str(IFRAME_WORKER_JS)))
     return files
+
+
+# --------------------------------------------------------------------------- output cache
+def exec_cache_enabled() -> bool:
+    """True when cached block outputs may be reused (``KNOWLEDGE_EXEC_CACHE=1``).
+
+    ``nox -s serve`` and ``nox -s offline`` set it; ``nox -s docs`` and the tests do not, so
+    the published site and the manifest that the tests read always come from code that ran.
+    """
+    return os.environ.get("KNOWLEDGE_EXEC_CACHE", "") == "1"
+
+
+def _code_fingerprint() -> str:
+    """What else a snippet's output depends on: the knowledge package and the toolchain.
+
+    Any change to a file of ``knowledge/`` or to a version below invalidates every entry.
+    """
+    if "fingerprint" not in _state:
+        digest = hashlib.sha256()
+        for path in sorted((ROOT / "knowledge").rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        versions = [sys.version, str(THREADS)]
+        for dist in ("torch", "numpy", "matplotlib", "markdown-exec", "pymdown-extensions"):
+            try:
+                versions.append(f"{dist}=={metadata.version(dist)}")
+            except metadata.PackageNotFoundError:
+                versions.append(f"{dist} missing")
+        digest.update("\n".join(versions).encode())
+        _state["fingerprint"] = digest.hexdigest()
+    return _state["fingerprint"]
+
+
+def _cache_file(key: str) -> Path:
+    """One file per block output, in a folder per fingerprint (older folders are pruned)."""
+    return _state["cache_dir"] / _code_fingerprint()[:16] / f"{key}.txt"
+
+
+def _prune_cache() -> None:
+    """Remove the folders of other fingerprints: their outputs can never be valid again."""
+    root = _state.get("cache_dir")
+    if root is None or not root.is_dir() or "fingerprint" not in _state:
+        return
+    keep = _code_fingerprint()[:16]
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.name != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cache_read(key: str) -> str | None:
+    path = _cache_file(key)
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _cache_write(key: str, output: str) -> None:
+    """Store a block's output (every build does; only KNOWLEDGE_EXEC_CACHE=1 reads it)."""
+    path = _cache_file(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(output, encoding="utf-8")
+    os.replace(tmp, path)  # atomic: concurrent builds never see half a file
 
 
 # --------------------------------------------------------------------------- markdown-exec
@@ -365,6 +447,11 @@ def _install_exec_wrapper() -> None:
         if not kwargs.get("session"):
             key = hashlib.sha256(f"{returncode!r}\0{code}".encode()).hexdigest()
             hit = _state["outputs"].get(key)
+            if hit is None and exec_cache_enabled():
+                cached = _cache_read(key)
+                if cached is not None:
+                    hit = (cached, "exec-cache")
+                    _state["outputs"][key] = hit
             if hit is not None:
                 output, first = hit
                 row.update(
@@ -420,6 +507,7 @@ def _install_exec_wrapper() -> None:
                 )
         if key is not None:
             _state["outputs"][key] = (output, lang)
+            _cache_write(key, output)
         return output
 
     run_python._knowledge_wrapped = True  # type: ignore[attr-defined]
@@ -436,6 +524,9 @@ def on_config(config, **kwargs):
     if not getattr(plugin, "building", False):
         _state["rows"] = []  # a new top-level build (also each `mkdocs serve` rebuild)
         _state["outputs"] = {}
+        _state.pop("fingerprint", None)  # knowledge/ may have changed since the last build
+        config_dir = Path(config.config_file_path).resolve().parent
+        _state["cache_dir"] = config_dir / "build" / "exec-cache"
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
     import torch._dynamo  # the first optimizer would import it (~2 s): paid once, here
@@ -452,6 +543,14 @@ def on_config(config, **kwargs):
         if stamp:
             os.environ["SOURCE_DATE_EPOCH"] = stamp
     _state["snippet_dirs"] = _snippet_bases(config)
+    search = config.plugins.get("material/search")
+    if search is not None and not search.config.enabled and not hasattr(search, "search_index"):
+        # `nox -s serve -- zh` turns search off; i18n still restacks the (empty) index.
+        search.search_index = types.SimpleNamespace(entries=[])
+    if offline():
+        config.use_directory_urls = False
+        polyfills = [p for p in config.extra.get("polyfills", []) if "iframe-worker" not in p]
+        config.extra["polyfills"] = [*polyfills, IFRAME_WORKER_URL]
     return config
 
 
@@ -594,8 +693,17 @@ def _put_back(context, page, config, **kwargs):
 on_page_context = CombinedEvent(_hide_from_search, _put_back)
 
 
+#: KaTeX's stylesheet and scripts (mkdocs.yml extra_css/extra_javascript), as rendered.
+_KATEX_TAGS = re.compile(
+    r'<link rel="stylesheet" href="[^"]*assets/katex/katex\.min\.css">\n?'
+    r'|<script src="[^"]*assets/(?:katex/[^"]+|javascripts/katex-init\.js)"></script>\n?'
+)
+
+
 def on_post_page(output: str, page, config, **kwargs) -> str:
     output = _scope_search_to_language(output, _i18n_language(config))
+    if 'class="arithmatex"' not in output:  # no formula: KaTeX is dead weight (~80 KB gzip)
+        output = _KATEX_TAGS.sub("", output)
     # Material renders ```mermaid fences with a global `mermaid` if one exists and fetches
     # it from a CDN otherwise. Load the local copy (about 3 MB) only on pages that need it.
     if 'class="mermaid"' not in output:
@@ -614,8 +722,19 @@ def on_post_build(config, **kwargs) -> None:
     if not getattr(plugin, "building", False):  # the last call: every language is built
         site = Path(config.site_dir)
         _split_search_index(site)
+        if offline():
+            for index in (
+                site / "search" / "search_index.json",
+                site / "en" / "search" / "search_index.json",
+            ):
+                script = index.with_name("search_index.js")
+                script.write_text("var __index = " + index.read_text("utf-8"), encoding="utf-8")
         for lang, html in _state["page_404"].items():
             (site / lang / "404.html").write_text(html, encoding="utf-8")
+        _prune_cache()
+        if offline():  # no server answers a missing file with 404.html; its links are absolute
+            for page in (site / "404.html", site / "en" / "404.html"):
+                page.unlink(missing_ok=True)
     path = manifest_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(_state["rows"], key=lambda r: (r["lang"] or "", r["page"] or ""))

@@ -327,6 +327,18 @@ def test_math_renders_without_network(real_build):
     assert 'class="arithmatex"' in api, "docstring math is not rendered as math"
 
 
+def test_only_pages_with_math_load_katex(real_build):
+    loads = {}
+    for rel, data in html_pages(real_build.site).items():
+        text = data.decode("utf-8")
+        tags = re.findall(r'"[^"]*assets/(katex/[^"]+|javascripts/katex-init\.js)"', text)
+        loads[rel] = (bool(tags), 'class="arithmatex"' in text, len(tags))
+    assert {has for has, _, _ in loads.values()} == {True, False}  # both kinds exist
+    for rel, (has, math, count) in loads.items():
+        assert has == math, rel
+        assert count in (0, 4), (rel, count)  # the stylesheet and the three scripts, or none
+
+
 # ----------------------------------------------------------------------------- API
 def test_api_reference_labels_follow_the_page_language(real_build):
     zh = (real_build.site / "api" / "metrics" / "index.html").read_text("utf-8")
