@@ -26,8 +26,7 @@ _spec = importlib.util.spec_from_file_location(
 _helpers = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _helpers
 _spec.loader.exec_module(_helpers)
-ROOT, Recorder, Tab = _helpers.ROOT, _helpers.Recorder, _helpers.Tab
-SETTLE_MS, SETTLED_JS = _helpers.SETTLE_MS, _helpers.SETTLED_JS
+ROOT, Tab = _helpers.ROOT, _helpers.Tab
 switch_language, run_search = _helpers.switch_language, _helpers.run_search
 
 OFFLINE = Path(os.environ.get("KNOWLEDGE_E2E_OFFLINE", ROOT / "build" / "e2e-offline")).resolve()
@@ -83,22 +82,9 @@ def test_each_language_has_its_search_index_as_a_script(bundle):
 
 
 @pytest.fixture
-def file_tab(context, bundle):
-    """``open_(path)``: a recorded tab on ``file://<bundle>/<path>``, settled."""
-    tabs: list[Tab] = []
-
-    def open_(path: str) -> Tab:
-        page = context.new_page()
-        tab = Tab(page, Recorder(page))
-        tabs.append(tab)
-        tab.recorder.start()
-        page.goto((bundle / path).as_uri(), wait_until="load")
-        page.wait_for_function(SETTLED_JS, timeout=SETTLE_MS)
-        return tab
-
-    yield open_
-    for tab in tabs:
-        tab.page.close()
+def file_tab(open_page, bundle):
+    """``file_tab(path)``: a recorded, settled tab on ``file://<bundle>/<path>``."""
+    return lambda path: open_page((bundle / path).as_uri())
 
 
 def _no_network(tab: Tab) -> None:
