@@ -627,10 +627,18 @@ def _scope_search_to_language(output: str, lang: str) -> str:
     return output
 
 
+#: KaTeX's stylesheet and scripts (mkdocs.yml extra_css/extra_javascript), as rendered.
+_KATEX_TAGS = re.compile(
+    r'<link rel="stylesheet" href="[^"]*assets/katex/katex\.min\.css">\n?'
+    r'|<script src="[^"]*assets/(?:katex/[^"]+|javascripts/katex-init\.js)"></script>\n?'
+)
+
+
 def on_post_template(output: str, template_name: str, config, **kwargs) -> str:
     if template_name != "404.html":
         return output
     lang = _i18n_language(config)
+    output = _KATEX_TAGS.sub("", output)  # a 404 page has no formula
     root = urlparse(config.site_url or "/").path or "/"
     if not root.endswith("/"):
         root += "/"
@@ -691,13 +699,6 @@ def _put_back(context, page, config, **kwargs):
 
 
 on_page_context = CombinedEvent(_hide_from_search, _put_back)
-
-
-#: KaTeX's stylesheet and scripts (mkdocs.yml extra_css/extra_javascript), as rendered.
-_KATEX_TAGS = re.compile(
-    r'<link rel="stylesheet" href="[^"]*assets/katex/katex\.min\.css">\n?'
-    r'|<script src="[^"]*assets/(?:katex/[^"]+|javascripts/katex-init\.js)"></script>\n?'
-)
 
 
 def on_post_page(output: str, page, config, **kwargs) -> str:
