@@ -35,6 +35,7 @@ What this module adds to a plain MkDocs + Material + i18n + markdown-exec build:
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 import io
@@ -53,6 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import yaml
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
@@ -426,6 +428,48 @@ def _cache_write(key: str, output: str) -> None:
     os.replace(tmp, path)  # atomic: concurrent builds never see half a file
 
 
+# --------------------------------------------------------------------------- API cache
+def _install_api_cache() -> None:
+    """Reuse rendered API entries across ``mkdocs serve`` rebuilds (KNOWLEDGE_EXEC_CACHE=1).
+
+    Rendering the mkdocstrings entries is the largest cost of a rebuild once block outputs
+    are cached. An entry's HTML depends on the ``knowledge`` source, the page language and
+    mkdocs.yml, so it is kept in memory under those keys, with the headings that mkdocstrings
+    hands to the table of contents and to autorefs (registered again on every rebuild). The
+    object is still collected, so that links in annotations resolve as in a fresh build.
+    """
+    from mkdocstrings._internal.extension import AutoDocProcessor
+
+    if getattr(AutoDocProcessor._process_block, "_knowledge_cached", False):
+        return
+    original = AutoDocProcessor._process_block
+
+    def process_block(self, identifier: str, yaml_block: str, heading_level: int = 0):
+        if not exec_cache_enabled():
+            return original(self, identifier, yaml_block, heading_level)
+        config = _state.get("mkdocs_yml", "")
+        key = (_code_fingerprint(), _state["lang"], config, identifier, yaml_block, heading_level)
+        store = _state.setdefault("api_cache", {})
+        if key in store:
+            html, headings = store[key]
+            local = yaml.safe_load(yaml_block) or {}
+            handler = self._handlers.get_handler(self._handlers.get_handler_name(local))
+            options = dict(local.get("options", {}))
+            if heading_level:
+                options["heading_level"] = heading_level
+            # Collecting is cheap (griffe keeps the package) and lets autorefs resolve the
+            # annotations' links through the handler, as in a fresh build.
+            data = handler.collect(identifier, handler.get_options(options))
+            handler._headings.extend(copy.deepcopy(headings))
+            return html, handler, data
+        html, handler, data = original(self, identifier, yaml_block, heading_level)
+        store[key] = (html, copy.deepcopy(list(handler._headings)))
+        return html, handler, data
+
+    process_block._knowledge_cached = True  # type: ignore[attr-defined]
+    AutoDocProcessor._process_block = process_block
+
+
 # --------------------------------------------------------------------------- markdown-exec
 def _install_exec_wrapper() -> None:
     from markdown_exec._internal.formatters import python as mx_python
@@ -525,6 +569,12 @@ def on_config(config, **kwargs):
         _state["rows"] = []  # a new top-level build (also each `mkdocs serve` rebuild)
         _state["outputs"] = {}
         _state.pop("fingerprint", None)  # knowledge/ may have changed since the last build
+        if not exec_cache_enabled() and (Path(config.docs_dir) / "tutorial").is_dir():
+            # The tutorial's half-minute training (one thread) runs in a worker process on
+            # the second core while the other pages render; its page waits for the result.
+            from knowledge.tutorial import prefetch_tutorial_run
+
+            prefetch_tutorial_run()
         config_dir = Path(config.config_file_path).resolve().parent
         _state["cache_dir"] = config_dir / "build" / "exec-cache"
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -533,6 +583,8 @@ def on_config(config, **kwargs):
 
     torch.set_num_threads(THREADS)
     _install_exec_wrapper()
+    _install_api_cache()
+    _state["mkdocs_yml"] = Path(config.config_file_path).read_text(encoding="utf-8")
     if "build_info" not in _state or not getattr(plugin, "building", False):
         _state["build_info"] = build_info()
     config.copyright = TEXT.get(lang, TEXT["en"])["footer"].format(**_state["build_info"])

@@ -32,6 +32,7 @@ from knowledge.tutorial.train import (
     main,
     model_config,
     predict,
+    prefetch_tutorial_run,
     tutorial_run,
 )
 
@@ -68,6 +69,7 @@ __all__: list[str] = [
     "model_config",
     "normalize",
     "predict",
+    "prefetch_tutorial_run",
     "render_shapes",
     "tutorial_run",
 ]

@@ -27,9 +27,11 @@ Run it from a shell with ``python -m knowledge.tutorial.train --help``.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import functools
 import json
+import multiprocessing
 import sys
 import tempfile
 from collections import OrderedDict
@@ -866,6 +868,9 @@ def tutorial_run() -> TutorialRun:
     [`fit`][knowledge.tutorial.fit] resumes from that file and finishes. The checkpoint
     lives in a temporary folder that is deleted afterwards.
 
+    If [`prefetch_tutorial_run`][knowledge.tutorial.prefetch_tutorial_run] started the run
+    in a worker process, the first call waits for that result instead of training here.
+
     Returns:
         A [`TutorialRun`][knowledge.tutorial.TutorialRun].
 
@@ -875,6 +880,43 @@ def tutorial_run() -> TutorialRun:
         >>> tutorial_run.cache_info().maxsize
         1
     """
+    global _prefetched
+    if _prefetched is not None:
+        future, _prefetched = _prefetched, None
+        return future.result()
+    return _compute_tutorial_run()
+
+
+#: The worker process's pending result, set by prefetch_tutorial_run.
+_prefetched: concurrent.futures.Future | None = None
+
+
+def prefetch_tutorial_run() -> None:
+    """Start [`tutorial_run`][knowledge.tutorial.tutorial_run] in a worker process.
+
+    The next call of ``tutorial_run()`` in this process returns the worker's result (waiting
+    for it if needed). The site's build calls this when it starts: the training then uses the
+    second CPU core while the other pages render, instead of holding up the build for its
+    whole length. The worker runs the same code with the same single thread, so its result
+    is bit for bit what ``tutorial_run()`` would compute here, which the tests check by
+    comparing the built page with a standalone run. Does nothing if the run is already
+    cached or started.
+
+    Examples:
+        >>> callable(prefetch_tutorial_run)
+        True
+    """
+    global _prefetched
+    if _prefetched is not None or tutorial_run.cache_info().currsize:
+        return
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    )
+    _prefetched = pool.submit(_compute_tutorial_run)
+    pool.shutdown(wait=False)  # the submitted run goes on; the pool ends after it
+
+
+def _compute_tutorial_run() -> TutorialRun:
     config = TrainConfig()
     half = config.iters // 2 // config.log_interval * config.log_interval
     with tempfile.TemporaryDirectory() as tmp:
