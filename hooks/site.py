@@ -73,6 +73,8 @@ MERMAID_URL = "assets/mermaid/mermaid.min.js"
 IFRAME_WORKER_JS = VENDOR / "node_modules" / "iframe-worker" / "shim" / "index.js"
 IFRAME_WORKER_URL = "assets/iframe-worker/shim.js"
 LANGS = ("zh", "en")
+#: The tutorial page's training, started in a worker process when a build begins.
+TUTORIAL_RUN = "knowledge.tutorial.train:_compute_tutorial_run"
 DOWNLOADS = "downloads"
 #: Text that the hook adds to pages, per language.
 TEXT = {
@@ -570,11 +572,13 @@ def on_config(config, **kwargs):
         _state["outputs"] = {}
         _state.pop("fingerprint", None)  # knowledge/ may have changed since the last build
         if not exec_cache_enabled() and (Path(config.docs_dir) / "tutorial").is_dir():
-            # The tutorial's half-minute training (one thread) runs in a worker process on
-            # the second core while the other pages render; its page waits for the result.
-            from knowledge.tutorial import prefetch_tutorial_run
+            # The tutorial's training (one thread) runs in a worker process on the second
+            # core while the other pages render; its page takes the result. Named, not
+            # imported: importing knowledge.tutorial here would register TinyCNN in MODELS
+            # before the registry page runs, and change what that page prints.
+            from knowledge import prefetch
 
-            prefetch_tutorial_run()
+            prefetch.start(TUTORIAL_RUN)
         config_dir = Path(config.config_file_path).resolve().parent
         _state["cache_dir"] = config_dir / "build" / "exec-cache"
     os.environ.setdefault("MPLBACKEND", "Agg")

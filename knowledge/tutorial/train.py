@@ -27,11 +27,9 @@ Run it from a shell with ``python -m knowledge.tutorial.train --help``.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
 import functools
 import json
-import multiprocessing
 import sys
 import tempfile
 from collections import OrderedDict
@@ -45,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from knowledge import prefetch
 from knowledge.blocks import conv_norm_relu
 from knowledge.metrics import SegmentationMetric
 from knowledge.registry import MODELS, norm_factory
@@ -880,15 +879,12 @@ def tutorial_run() -> TutorialRun:
         >>> tutorial_run.cache_info().maxsize
         1
     """
-    global _prefetched
-    if _prefetched is not None:
-        future, _prefetched = _prefetched, None
-        return future.result()
-    return _compute_tutorial_run()
+    prefetched = prefetch.take(PREFETCH_TARGET)
+    return prefetched if prefetched is not None else _compute_tutorial_run()
 
 
-#: The worker process's pending result, set by prefetch_tutorial_run.
-_prefetched: concurrent.futures.Future | None = None
+#: What the build starts in a worker process (hooks/site.py names the same target).
+PREFETCH_TARGET = "knowledge.tutorial.train:_compute_tutorial_run"
 
 
 def prefetch_tutorial_run() -> None:
@@ -897,7 +893,9 @@ def prefetch_tutorial_run() -> None:
     The next call of ``tutorial_run()`` in this process returns the worker's result (waiting
     for it if needed). The site's build calls this when it starts: the training then uses the
     second CPU core while the other pages render, instead of holding up the build for its
-    whole length. The worker runs the same code with the same single thread, so its result
+    whole length (the build calls ``knowledge.prefetch.start``
+    with the same target, which imports nothing here). The worker runs the same code with the
+    same single thread, so its result
     is bit for bit what ``tutorial_run()`` would compute here, which the tests check by
     comparing the built page with a standalone run. Does nothing if the run is already
     cached or started.
@@ -906,14 +904,8 @@ def prefetch_tutorial_run() -> None:
         >>> callable(prefetch_tutorial_run)
         True
     """
-    global _prefetched
-    if _prefetched is not None or tutorial_run.cache_info().currsize:
-        return
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn")
-    )
-    _prefetched = pool.submit(_compute_tutorial_run)
-    pool.shutdown(wait=False)  # the submitted run goes on; the pool ends after it
+    if not tutorial_run.cache_info().currsize:
+        prefetch.start(PREFETCH_TARGET)
 
 
 def _compute_tutorial_run() -> TutorialRun:

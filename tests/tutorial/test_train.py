@@ -265,3 +265,14 @@ def test_the_page_prose_states_the_default_configuration(lang):
         f" {config.eval_interval} ",
     ):
         assert needle in text, f"train.{lang}.md does not say {needle!r}"
+
+
+def test_the_build_prefetches_the_run_that_tutorial_run_takes():
+    """hooks/site.py names the target without importing the tutorial; it must be this one."""
+    from sitebuild import hooks
+
+    from knowledge.tutorial import train
+
+    assert hooks.TUTORIAL_RUN == train.PREFETCH_TARGET
+    module, _, name = hooks.TUTORIAL_RUN.partition(":")
+    assert module == train.__name__ and callable(getattr(train, name))
