@@ -357,10 +357,12 @@ class CheckpointHook(Hook):
         self.out_dir = Path(out_dir)
         self.saved: list[Path] = []
 
-    def after_train_iter(self, runner: Runner) -> None:
-        """Saves when ``runner.iter`` is a multiple of ``interval``."""
-        if runner.iter % self.interval != 0:
-            return
+    def meta(self, runner: Runner) -> dict[str, Any] | None:
+        """Extra data stored in the checkpoint's ``meta``; none here, subclasses add theirs."""
+        return None
+
+    def save(self, runner: Runner) -> Path:
+        """Writes ``iter_<n>.pth`` for the runner's current state and records its path."""
         sampler = runner.sampler
         path = save_checkpoint(
             self.out_dir / f"iter_{runner.iter}.pth",
@@ -370,5 +372,12 @@ class CheckpointHook(Hook):
             iteration=runner.iter,
             epoch=runner.epoch,
             sampler_state=sampler.state_dict() if isinstance(sampler, ResumableSampler) else None,
+            meta=self.meta(runner),
         )
         self.saved.append(path)
+        return path
+
+    def after_train_iter(self, runner: Runner) -> None:
+        """Saves when ``runner.iter`` is a multiple of ``interval``."""
+        if runner.iter % self.interval == 0:
+            self.save(runner)

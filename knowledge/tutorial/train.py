@@ -57,7 +57,6 @@ from knowledge.training import (
     Runner,
     WarmupPolyLR,
     resume,
-    save_checkpoint,
 )
 from knowledge.tutorial.shapes import (
     CLASSES,
@@ -580,33 +579,24 @@ class RunCheckpointHook(CheckpointHook):
         self.every, self.config = interval, config
         self.logger, self.lrs, self.evaluator = logger, lrs, evaluator
 
-    def _save(self, runner: Runner) -> None:
+    def meta(self, runner: Runner) -> dict[str, Any]:
+        """The configuration and the three logs, so that a resumed run continues them."""
         history = {
             "losses": list(self.logger.records),
             "lrs": list(self.lrs.lrs),
             "evals": list(self.evaluator.records),
         }
-        path = save_checkpoint(
-            self.out_dir / f"iter_{runner.iter}.pth",
-            model=runner.model,
-            optimizer=runner.optimizer,
-            scheduler=runner.scheduler,
-            iteration=runner.iter,
-            epoch=runner.epoch,
-            sampler_state=runner.sampler.state_dict(),
-            meta={"config": self.config.to_dict(), "history": history},
-        )
-        self.saved.append(path)
+        return {"config": self.config.to_dict(), "history": history}
 
     def after_train_iter(self, runner: Runner) -> None:
         """Saves every ``interval`` iterations."""
         if self.every and runner.iter % self.every == 0:
-            self._save(runner)
+            self.save(runner)
 
     def after_run(self, runner: Runner) -> None:
         """Saves the final state unless it was just saved."""
         if not self.saved or self.saved[-1].name != f"iter_{runner.iter}.pth":
-            self._save(runner)
+            self.save(runner)
 
 
 # ------------------------------------------------------------------------------ training
