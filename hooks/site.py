@@ -37,7 +37,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import functools
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -472,6 +474,191 @@ def _install_api_cache() -> None:
     AutoDocProcessor._process_block = process_block
 
 
+# --------------------------------------------------------------------------- highlighting
+_HIGHLIGHT_MEMO_MAX = 20_000
+
+
+def _install_highlight_memo() -> None:
+    """Highlight each distinct code block once per process.
+
+    Both languages show the same snippet code and the same API source listings, and Pygments
+    is a few seconds of a build. ``pymdownx.highlight.Highlight.highlight`` (which
+    superfences and mkdocstrings both call) returns a string that depends only on its
+    arguments and on the highlighter's settings, so a block is keyed by all of them. Inline
+    code (an element, not a string) and HTML titles (stored in the page's stash) are not
+    memoised.
+    """
+    from pymdownx.highlight import Highlight
+
+    if getattr(Highlight.highlight, "_knowledge_memo", False):
+        return
+    original = Highlight.highlight
+    memo: dict[str, str] = {}
+
+    signature = inspect.signature(original)
+
+    def highlight(self, *args, **kwargs):
+        call = signature.bind(self, *args, **kwargs)
+        call.apply_defaults()
+        given = dict(call.arguments)
+        given.pop("self")
+        if given["inline"] or self.auto_title or (given["title"] and self.title_mode == "html"):
+            return original(self, *args, **kwargs)
+        settings = sorted((k, v) for k, v in vars(self).items() if k != "md")
+        key = repr((type(self).__qualname__, settings, sorted(given.items())))
+        if key not in memo:
+            if len(memo) >= _HIGHLIGHT_MEMO_MAX:
+                memo.clear()
+            memo[key] = original(self, *args, **kwargs)
+        return memo[key]
+
+    highlight._knowledge_memo = True  # type: ignore[attr-defined]
+    Highlight.highlight = highlight
+
+
+# --------------------------------------------------------------------------- tool caches
+def _tool_cache_dir(kind: str, *settings: object) -> Path:
+    """``build/<kind>/<digest of settings and versions>/``: what a warm build reuses.
+
+    These caches hold the build tools' own work (compiled templates, formatted
+    signatures), never a block's output: every block still runs on every ``nox -s docs``.
+    """
+    versions = [sys.version]
+    for dist in ("jinja2", "mkdocs-material", "mkdocstrings-python", "ruff", "black"):
+        try:
+            versions.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} absent")
+    digest = hashlib.sha256(repr((versions, settings)).encode()).hexdigest()[:16]
+    path = _state["build_dir"] / kind / digest
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _use_bytecode_cache(env, kind: str) -> None:
+    """Keep ``env``'s compiled templates in build/jinja-cache/ between builds and languages.
+
+    Jinja recompiles every template for each language and each build (about 150 compiles,
+    1–2 s). Its file cache is keyed by template and source checksum, not by the
+    environment's settings, so each kind of environment (with its settings) gets a folder.
+    """
+    import jinja2
+
+    if env.bytecode_cache is not None:
+        return
+    autoescape = getattr(env.autoescape, "__qualname__", env.autoescape)
+    settings = (
+        kind,
+        sorted(env.extensions),
+        autoescape,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.keep_trailing_newline,
+        env.newline_sequence,
+        env.optimized,
+    )
+    folder = _tool_cache_dir("jinja-cache", *settings)
+    env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+
+
+def on_env(env, config, files, **kwargs):
+    _use_bytecode_cache(env, "theme")
+    return env
+
+
+def _install_handler_caches() -> None:
+    """Compiled templates and formatted signatures for mkdocstrings, kept between builds.
+
+    mkdocstrings-python formats each signature with Ruff, one subprocess per signature
+    (about 200, 2 s): results are kept in build/format-cache/, keyed by the code, the line
+    length and the formatter's version.
+    """
+    from mkdocstrings._internal.handlers.base import BaseHandler
+    from mkdocstrings_handlers.python._internal import rendering
+
+    if not getattr(BaseHandler.__init__, "_knowledge_cached", False):
+        init = BaseHandler.__init__
+
+        def __init__(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+            _use_bytecode_cache(self.env, f"mkdocstrings-{type(self).__qualname__}")
+
+        __init__._knowledge_cached = True  # type: ignore[attr-defined]
+        BaseHandler.__init__ = __init__
+
+    if not getattr(rendering._get_formatter, "_knowledge_cached", False):
+        get_formatter = rendering._get_formatter
+
+        def cached_formatter():
+            return functools.partial(_format_with_memo, get_formatter())
+
+        cached_formatter._knowledge_cached = True  # type: ignore[attr-defined]
+        rendering._get_formatter = cached_formatter
+
+
+def _format_with_memo(formatter, code: str, line_length: int) -> str:
+    """``formatter(code, line_length)``, remembered in build/format-cache/.
+
+    mkdocstrings puts each cross-reference into the code as a random placeholder of the
+    reference's length (``_StashCrossRefFilter``), so the memo is keyed by the code with
+    numbered placeholders of the same lengths, which format the same way.
+    """
+    from mkdocstrings_handlers.python._internal import rendering
+
+    pattern = rendering._crossref_key_re
+    found = pattern.findall(code)
+    stash = rendering.do_stash_crossref.stash
+    stashed = [k for k in dict.fromkeys(found) if k in stash]
+    canon = {k: "_" + _base62(i).rjust(len(k) - 1, "0") for i, k in enumerate(stashed)}
+    if any(len(c) != len(k) or c in found for k, c in canon.items()):
+        return formatter(code, line_length)
+    plain = pattern.sub(lambda m: canon.get(m[0], m[0]), code)
+    store = _format_store()
+    key = f"{line_length}:{plain}"
+    _state.setdefault("format_used", set()).add(key)
+    if key not in store:
+        store[key] = formatter(plain, line_length)
+        _state["format_dirty"] = True
+    back = {c: k for k, c in canon.items()}
+    return pattern.sub(lambda m: back.get(m[0], m[0]), store[key])
+
+
+def _base62(n: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    out = digits[n % 62]
+    while n >= 62:
+        n //= 62
+        out = digits[n % 62] + out
+    return out
+
+
+def _format_store() -> dict[str, str]:
+    if "format_store" not in _state:
+        path = _tool_cache_dir("format-cache") / "signatures.json"
+        try:
+            _state["format_store"] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            _state["format_store"] = {}
+        _state["format_path"] = path
+    return _state["format_store"]
+
+
+_FORMAT_STORE_MAX = 5_000
+
+
+def _save_format_store() -> None:
+    if not _state.pop("format_dirty", False):
+        return
+    store = _state["format_store"]
+    if len(store) > _FORMAT_STORE_MAX:  # signatures that changed long ago: keep this build's
+        used = _state.get("format_used", set())
+        store = _state["format_store"] = {k: v for k, v in store.items() if k in used}
+    path = _state["format_path"]
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(store, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: concurrent builds never see half a file
+
+
 # --------------------------------------------------------------------------- markdown-exec
 def _install_exec_wrapper() -> None:
     from markdown_exec._internal.formatters import python as mx_python
@@ -580,6 +767,7 @@ def on_config(config, **kwargs):
 
             prefetch.start(TUTORIAL_RUN)
         config_dir = Path(config.config_file_path).resolve().parent
+        _state["build_dir"] = config_dir / "build"
         _state["cache_dir"] = config_dir / "build" / "exec-cache"
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
@@ -588,6 +776,8 @@ def on_config(config, **kwargs):
     torch.set_num_threads(THREADS)
     _install_exec_wrapper()
     _install_api_cache()
+    _install_highlight_memo()
+    _install_handler_caches()
     _state["mkdocs_yml"] = Path(config.config_file_path).read_text(encoding="utf-8")
     if "build_info" not in _state or not getattr(plugin, "building", False):
         _state["build_info"] = build_info()
@@ -724,17 +914,23 @@ def on_post_template(output: str, template_name: str, config, **kwargs) -> str:
 _UNSEARCHED = re.compile(
     r'<svg\b.*?</svg>|<details class="mkdocstrings-source">.*?</details>', re.S
 )
-_UNSEARCHED_MARK = re.compile(r"<!--kn-unsearched-(\d+)-->")
+# Highlighted code: one <span> per token. The index keeps only its text (and <pre>/<code>).
+_PRE = re.compile(r"(<pre\b[^>]*>)(.*?)(</pre>)", re.S)
+_TOKEN_TAG = re.compile(r"<(?!/?code\b)[^>]*>")
+_UNSEARCHED_MARK = re.compile(r"<!--kn-unsearched-(\d+)-->(?:.*?<!--kn-end-\1-->)?", re.S)
 
 
 @event_priority(100)
 def _hide_from_search(context, page, config, **kwargs):
-    """Set plots and API source listings aside before Material's search plugin reads the page.
+    """Show Material's search plugin a lighter page, and restore it before the page renders.
 
-    The search plugin tokenises every page's HTML in pure Python. The plots' path elements
-    and the highlighted source of the API pages were about half of that work (seconds per
-    build) and a sixth of the index, and a query never wants them: names are found through
-    the API headings. ``_put_back`` restores them before the page template renders.
+    The search plugin tokenises every page's HTML in pure Python, tag by tag. Plots (path
+    elements) and the highlighted source of the API pages were about half of that work
+    (seconds per build) and a sixth of the index, and a query never wants them: names are
+    found through the API headings, so they are set aside. Highlighted code blocks stay in
+    the index, but as their bare text: the plugin keeps only the text and the ``<pre>`` and
+    ``<code>`` tags of a block anyway, so the index is the same, for a fraction of the
+    tags. ``_put_back`` restores the original markup before the page template renders.
     """
     hidden: list[str] = []
 
@@ -742,7 +938,14 @@ def _hide_from_search(context, page, config, **kwargs):
         hidden.append(m[0])
         return f"<!--kn-unsearched-{len(hidden) - 1}-->"
 
-    page.content = _UNSEARCHED.sub(keep, page.content or "")
+    def bare(m: re.Match[str]) -> str:
+        hidden.append(m[0])
+        n = len(hidden) - 1
+        text = _TOKEN_TAG.sub("", m[2])
+        return f"<!--kn-unsearched-{n}-->{m[1]}{text}{m[3]}<!--kn-end-{n}-->"
+
+    content = _UNSEARCHED.sub(keep, page.content or "")
+    page.content = _PRE.sub(bare, content)
     _state["unsearched"] = hidden
     return context
 
@@ -789,6 +992,7 @@ def on_post_build(config, **kwargs) -> None:
         for lang, html in _state["page_404"].items():
             (site / lang / "404.html").write_text(html, encoding="utf-8")
         _prune_cache()
+        _save_format_store()
         if offline():  # no server answers a missing file with 404.html; its links are absolute
             for page in (site / "404.html", site / "en" / "404.html"):
                 page.unlink(missing_ok=True)
