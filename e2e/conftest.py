@@ -309,6 +309,12 @@ def switch_language(page, lang: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
+def switch_to():
+    """``switch_to(page, lang)``: see ``switch_language``."""
+    return switch_language
+
+
+@pytest.fixture(scope="session")
 def visit(context, server):
     """``visit(path)``: load a page once (cached, in one reused tab) and return its Visit."""
     cache: dict[str, Visit] = {}

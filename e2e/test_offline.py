@@ -9,26 +9,15 @@ into ``build/e2e-offline``; set ``$KNOWLEDGE_E2E_OFFLINE`` to check another one.
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-# The helpers of this folder's conftest.py, by path (tests/ has a conftest module too).
-_spec = importlib.util.spec_from_file_location(
-    "knowledge_e2e_helpers", Path(__file__).with_name("conftest.py")
-)
-_helpers = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _helpers
-_spec.loader.exec_module(_helpers)
-ROOT, Tab = _helpers.ROOT, _helpers.Tab
-switch_language, run_search = _helpers.switch_language, _helpers.run_search
-
+ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(os.environ.get("KNOWLEDGE_E2E_OFFLINE", ROOT / "build" / "e2e-offline")).resolve()
 HREF_RE = re.compile(r'<(?:a|link)\b[^>]*?\bhref="([^"]*)"')
 SRC_RE = re.compile(r'<(?:script|img)\b[^>]*?\bsrc="([^"]*)"')
@@ -87,7 +76,7 @@ def file_tab(open_page, bundle):
     return lambda path: open_page((bundle / path).as_uri())
 
 
-def _no_network(tab: Tab) -> None:
+def _no_network(tab) -> None:
     remote = [u for u in tab.recorder.requests if not u.startswith(("file:", "data:", "blob:"))]
     assert not remote, remote
     assert not tab.recorder.errors, "\n".join(tab.recorder.errors)
@@ -121,9 +110,11 @@ def test_navigation_follows_links_between_files(file_tab, bundle):
         ("en/training/warmup.html", "zh", "training/warmup.html"),
     ],
 )
-def test_language_switch_lands_on_the_counterpart_file(file_tab, bundle, path, lang, lands):
+def test_language_switch_lands_on_the_counterpart_file(
+    file_tab, switch_to, bundle, path, lang, lands
+):
     tab = file_tab(path)
-    assert switch_language(tab.page, lang) == (bundle / lands).as_uri()
+    assert switch_to(tab.page, lang) == (bundle / lands).as_uri()
 
 
 @pytest.mark.parametrize(
@@ -136,10 +127,10 @@ def test_language_switch_lands_on_the_counterpart_file(file_tab, bundle, path, l
     ],
     ids=["zh-iou", "zh-warmup", "en-warmup", "en-receptive-field"],
 )
-def test_search_works_offline_in_each_language(file_tab, bundle, query, root, expected):
+def test_search_works_offline_in_each_language(file_tab, search_for, bundle, query, root, expected):
     tab = file_tab(f"{root}training/iter_epoch.html")
     page = tab.page
-    hrefs = run_search(page, query)
+    hrefs = search_for(page, query)
     found = [Path(unquote(urlsplit(h).path)).relative_to(bundle).as_posix() for h in hrefs]
     found = list(dict.fromkeys(found))
     assert root + expected in found[:3], found[:5]

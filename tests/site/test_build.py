@@ -133,25 +133,30 @@ def test_every_snippet_is_included_by_a_page():
 SNIPPET_NAMES = [p.relative_to(SNIPPETS).as_posix() for p in _snippet_files()]
 
 
+def _run_scripts(
+    scripts: dict[str, Path], threads: int, cwd: Path, timeout: float
+) -> dict[str, subprocess.CompletedProcess]:
+    """Run each script as ``python <file>`` in a fresh interpreter in ``cwd``, two at a time,
+    with the build's thread count and ``knowledge`` importable from this checkout."""
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(threads))
+    env["PYTHONPATH"] = str(ROOT)
+
+    def run(script: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(scripts, pool.map(run, scripts.values()), strict=True))
+
+
 @pytest.fixture(scope="module")
 def standalone_runs(real_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Every snippet run as ``python <file>`` in a fresh interpreter, two at a time."""
-    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(real_build.manifest["threads"]))
-    env["PYTHONPATH"] = str(ROOT)
+    scripts = {name: SNIPPETS / name for name in SNIPPET_NAMES}
     cwd = tmp_path_factory.mktemp("standalone")
-
-    def run(name: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, str(SNIPPETS / name)],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(SNIPPET_NAMES, pool.map(run, SNIPPET_NAMES), strict=True))
+    return _run_scripts(scripts, real_build.manifest["threads"], cwd, timeout=300)
 
 
 @pytest.mark.parametrize("snippet", SNIPPET_NAMES, ids=str)
@@ -195,19 +200,9 @@ def test_every_block_links_its_snippet_file_for_download(real_build, lang):
 @pytest.fixture(scope="module")
 def page_script_runs(real_build, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Each page's one-file download, run as ``python <page>.py``, two at a time."""
-    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS=str(real_build.manifest["threads"]))
-    env["PYTHONPATH"] = str(ROOT)
+    scripts = {stem: real_build.site / "downloads" / f"{stem}.py" for stem in EXEC_PAGES}
     cwd = tmp_path_factory.mktemp("page-scripts")
-
-    def run(stem: str) -> subprocess.CompletedProcess:
-        script = real_build.site / "downloads" / f"{stem}.py"
-        return subprocess.run(
-            [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
-            timeout=600,
-        )  # fmt: skip
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(EXEC_PAGES, pool.map(run, EXEC_PAGES), strict=True))
+    return _run_scripts(scripts, real_build.manifest["threads"], cwd, timeout=600)
 
 
 @pytest.mark.parametrize("stem", EXEC_PAGES, ids=str)
