@@ -14,6 +14,7 @@ to those visits without its documents; the search tests load the real one.
 
 from __future__ import annotations
 
+import faulthandler
 import functools
 import gzip
 import html
@@ -21,6 +22,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import statistics
 import threading
 import urllib.error
@@ -113,6 +115,31 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("page", pages, ids=[f"/{p}" for p in pages])
     if "axe_page" in metafunc.fixturenames:
         metafunc.parametrize("axe_page", AXE_PAGES, ids=[f"/{p}" for p in AXE_PAGES])
+
+
+#: A test that runs longer than this has a browser that stopped answering.
+TEST_LIMIT_S = 180
+
+
+@pytest.fixture(autouse=True)
+def _hang_guard(request):
+    """Fail a test whose browser stops answering, with the stacks, instead of stalling CI.
+
+    Playwright's calls time out only while Chromium answers; once (in ~10 runs) an offline
+    test waited for ever with every process idle. The alarm interrupts that wait.
+    """
+
+    def expired(signum, frame):
+        faulthandler.dump_traceback(all_threads=True)
+        raise TimeoutError(f"{request.node.nodeid}: still running after {TEST_LIMIT_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_LIMIT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --------------------------------------------------------------------------- server
